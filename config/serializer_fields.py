@@ -1,0 +1,29 @@
+"""Serializer fields shared by the apps."""
+
+from typing import Any
+
+from rest_framework import serializers
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField that accepts only JSON strings of valid Unicode.
+
+    DRF's CharField turns numbers into strings; an API whose contract says
+    "string" should reject them. Lone surrogates ("\\ud800" in JSON) decode
+    to Python strings that no database can store, so they are refused here
+    rather than failing at INSERT time.
+    """
+
+    default_error_messages = {
+        "invalid": "Not a valid string.",
+        "invalid_unicode": "Not valid Unicode text.",
+    }
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:
+            self.fail("invalid_unicode")
+        return str(super().to_internal_value(data))

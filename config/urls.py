@@ -1,0 +1,23 @@
+"""Root URLs: the versioned API, its schema and docs, the admin, the health check."""
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from config.views import api_not_found, healthz
+
+api_v1 = [
+    path("", include("users.urls")),
+    path("", include("conversations.urls")),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # Last: whatever else is under /api/ is a JSON 404, never an HTML page.
+    re_path(r"^api/(?P<path>.*)$", api_not_found),
+    path("admin/", admin.site.urls),
+    path("healthz/", healthz, name="healthz"),
+]

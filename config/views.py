@@ -1,0 +1,28 @@
+"""Views that belong to no app: health check and the JSON 404 for /api/."""
+
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, JsonResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 once the database answers a query, 503 while it does not."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return JsonResponse({"status": "unavailable"}, status=503)
+    return JsonResponse({"status": "ok"})
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@authentication_classes([])
+@permission_classes([])
+def api_not_found(request: Request, path: str = "") -> Response:
+    """Any unknown /api/ path: a 404 in the API's error format, even with DEBUG on."""
+    raise NotFound()

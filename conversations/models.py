@@ -1,0 +1,99 @@
+"""Conversations, the exchanges in them, and the token ledger.
+
+Ids are UUIDv7: opaque to clients, and ordered by creation time, so "newest
+first" is `ORDER BY id DESC` over a `(owner, id)` index.
+"""
+
+from django.conf import settings
+from django.db import models
+from uuid_utils.compat import uuid7
+
+
+class Conversation(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+    )
+    title = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Bumped by every exchange: lists show the most recently active first.
+    updated_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["user", "-updated_at", "-id"], name="conversation_user_recent_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Exchange(models.Model):
+    """One message and the AI's reply: what one charge bought."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="exchanges"
+    )
+    # Denormalised from the conversation so that a user's history is one
+    # index range scan, with no join.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exchanges"
+    )
+    message = models.TextField()
+    response = models.TextField()
+    tokens_charged = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "-id"], name="exchange_user_newest_idx"),
+            models.Index(fields=["conversation", "-id"], name="exchange_conv_newest_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.message[:50]
+
+
+class TokenTransaction(models.Model):
+    """One change to a balance. A user's transactions always sum to their balance."""
+
+    class Kind(models.TextChoices):
+        SIGNUP_GRANT = "signup_grant", "Signup grant"
+        CHAT_CHARGE = "chat_charge", "Chat charge"
+        REFUND = "refund", "Refund"
+        ADMIN_ADJUSTMENT = "admin_adjustment", "Admin adjustment"
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="token_transactions"
+    )
+    amount = models.IntegerField(help_text="Signed: negative for a charge.")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    balance_after = models.IntegerField()
+    # The ledger outlives a deleted conversation: the charge still happened.
+    exchange = models.ForeignKey(
+        Exchange,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="token_transactions",
+    )
+    note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "-id"], name="tokentx_user_newest_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(amount=0), name="tokentx_amount_non_zero"),
+            models.CheckConstraint(
+                condition=models.Q(balance_after__gte=0), name="tokentx_balance_after_non_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount:+d}"

@@ -1,0 +1,28 @@
+"""AI providers: where a reply comes from, chosen by the AI_PROVIDER setting."""
+
+from functools import cache
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from conversations.providers.base import ChatProvider
+from conversations.providers.echo import EchoProvider
+
+PROVIDERS: dict[str, type[ChatProvider]] = {
+    EchoProvider.name: EchoProvider,
+}
+
+
+@cache
+def get_provider() -> ChatProvider:
+    try:
+        provider_class = PROVIDERS[settings.AI_PROVIDER]
+    except KeyError:
+        choices = ", ".join(sorted(PROVIDERS))
+        raise ImproperlyConfigured(
+            f"AI_PROVIDER={settings.AI_PROVIDER!r} is unknown; choose one of: {choices}."
+        ) from None
+    return provider_class()
+
+
+__all__ = ["ChatProvider", "get_provider"]

@@ -1,0 +1,78 @@
+"""Request and response shapes of the chat endpoints."""
+
+from django.conf import settings
+from rest_framework import serializers
+
+from config.serializer_fields import StrictCharField
+from conversations.exceptions import MESSAGE_REQUIRED
+from conversations.models import Conversation, Exchange, TokenTransaction
+
+
+class ChatCreateInputSerializer(serializers.Serializer):
+    message = StrictCharField(
+        error_messages={
+            "required": MESSAGE_REQUIRED,
+            "blank": MESSAGE_REQUIRED,
+            "null": MESSAGE_REQUIRED,
+        },
+        help_text="1 to MAX_MESSAGE_CHARS (default 4000) characters, "
+        "after surrounding whitespace is stripped.",
+    )
+    conversation = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text="Continue this conversation; leave out to start a new one.",
+    )
+
+    def validate_message(self, message: str) -> str:
+        # Read at request time, so the limit follows the setting.
+        limit = settings.MAX_MESSAGE_CHARS
+        if len(message) > limit:
+            raise serializers.ValidationError(
+                f"Ensure this field has no more than {limit} characters.", code="max_length"
+            )
+        return message
+
+
+class ExchangeSerializer(serializers.ModelSerializer[Exchange]):
+    timestamp = serializers.DateTimeField(source="created_at", read_only=True)
+
+    class Meta:
+        model = Exchange
+        fields = ["id", "conversation", "message", "response", "tokens_charged", "timestamp"]
+        read_only_fields = fields
+
+
+class ChatOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="exchange.id")
+    conversation = serializers.UUIDField(source="exchange.conversation_id")
+    message = serializers.CharField(source="exchange.message")
+    response = serializers.CharField(source="exchange.response")
+    tokens_charged = serializers.IntegerField(source="exchange.tokens_charged")
+    remaining_tokens = serializers.IntegerField()
+    timestamp = serializers.DateTimeField(source="exchange.created_at")
+
+
+class BalanceSerializer(serializers.Serializer):
+    tokens = serializers.IntegerField()
+    cost_per_message = serializers.IntegerField()
+
+
+class ConversationSerializer(serializers.ModelSerializer[Conversation]):
+    class Meta:
+        model = Conversation
+        fields = ["id", "title", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class ExchangeListFilterSerializer(serializers.Serializer):
+    conversation = serializers.UUIDField(
+        required=False, help_text="Only the exchanges of this conversation."
+    )
+
+
+class TokenTransactionSerializer(serializers.ModelSerializer[TokenTransaction]):
+    class Meta:
+        model = TokenTransaction
+        fields = ["id", "amount", "kind", "balance_after", "exchange", "created_at"]
+        read_only_fields = fields

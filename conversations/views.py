@@ -1,0 +1,117 @@
+"""Chat endpoints: thin views over conversations.services and selectors."""
+
+from django.conf import settings
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.openapi import ErrorResponse402Serializer
+from config.pagination import RecentlyActiveCursorPagination
+from config.requests import authenticated_user
+from conversations import selectors, services
+from conversations.models import Conversation, Exchange, TokenTransaction
+from conversations.serializers import (
+    BalanceSerializer,
+    ChatCreateInputSerializer,
+    ChatOutputSerializer,
+    ConversationSerializer,
+    ExchangeListFilterSerializer,
+    ExchangeSerializer,
+    TokenTransactionSerializer,
+)
+
+
+class ChatView(APIView):
+    """Send a message and get the AI's reply, for CHAT_MESSAGE_COST tokens.
+
+    Without `conversation`, a new conversation starts, titled from the
+    message. A balance below the cost gets 402 and changes nothing.
+    """
+
+    @extend_schema(
+        tags=["chat"],
+        summary="Send a message",
+        request=ChatCreateInputSerializer,
+        responses={201: ChatOutputSerializer, 402: ErrorResponse402Serializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = ChatCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = services.chat_send(
+            user=authenticated_user(request),
+            message=serializer.validated_data["message"],
+            conversation_id=serializer.validated_data.get("conversation"),
+        )
+        return Response(ChatOutputSerializer(result).data, status=status.HTTP_201_CREATED)
+
+
+class BalanceView(APIView):
+    """The caller's token balance and what one message costs."""
+
+    @extend_schema(tags=["chat"], summary="Token balance", responses={200: BalanceSerializer})
+    def get(self, request: Request) -> Response:
+        balance = {
+            "tokens": authenticated_user(request).tokens,
+            "cost_per_message": settings.CHAT_MESSAGE_COST,
+        }
+        return Response(BalanceSerializer(balance).data)
+
+
+@extend_schema(tags=["conversations"], summary="List conversations")
+class ConversationListView(generics.ListAPIView[Conversation]):
+    """The caller's conversations, most recently active first."""
+
+    serializer_class = ConversationSerializer
+    pagination_class = RecentlyActiveCursorPagination
+
+    def get_queryset(self) -> QuerySet[Conversation]:
+        return selectors.conversation_list(user=authenticated_user(self.request))
+
+
+class ConversationDetailView(generics.RetrieveDestroyAPIView[Conversation]):
+    """One of the caller's conversations. Deleting it deletes its exchanges;
+    the ledger keeps the charges."""
+
+    serializer_class = ConversationSerializer
+
+    def get_queryset(self) -> QuerySet[Conversation]:
+        return selectors.conversation_list(user=authenticated_user(self.request))
+
+    @extend_schema(tags=["conversations"], summary="Get a conversation")
+    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(tags=["conversations"], summary="Delete a conversation")
+    def delete(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().delete(request, *args, **kwargs)
+
+    def perform_destroy(self, instance: Conversation) -> None:
+        services.conversation_delete(conversation=instance)
+
+
+@extend_schema(tags=["chat"], summary="Chat history", parameters=[ExchangeListFilterSerializer])
+class ExchangeListView(generics.ListAPIView[Exchange]):
+    """The caller's exchanges, newest first; `?conversation=<id>` narrows to one."""
+
+    serializer_class = ExchangeSerializer
+
+    def get_queryset(self) -> QuerySet[Exchange]:
+        filters = ExchangeListFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.exchange_list(
+            user=authenticated_user(self.request),
+            conversation_id=filters.validated_data.get("conversation"),
+        )
+
+
+@extend_schema(tags=["chat"], summary="Token ledger")
+class TokenTransactionListView(generics.ListAPIView[TokenTransaction]):
+    """Every change to the caller's balance, newest first. It sums to the balance."""
+
+    serializer_class = TokenTransactionSerializer
+
+    def get_queryset(self) -> QuerySet[TokenTransaction]:
+        return selectors.token_transaction_list(user=authenticated_user(self.request))

@@ -1,0 +1,15 @@
+"""Settings for the test run: the real settings, with test-only secrets.
+
+The environment still decides the database, so DATABASE_URL=postgres://...
+runs the same suite on PostgreSQL.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-any-deployment")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+
+from config.settings import *  # noqa: F403
+
+# Hashing at full strength would dominate the run; tests need no strength.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,61 @@
+"""Admin: balances are read-only and change only through a ledgered action."""
+
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+
+from conversations.exceptions import InsufficientTokens
+from conversations.models import TokenTransaction
+from conversations.services import tokens_adjust
+from users.forms import TokenAdjustmentForm
+from users.models import User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ("username", "tokens", "is_staff", "is_active", "date_joined")
+    readonly_fields = ("tokens", "last_login", "date_joined")
+    fieldsets = (
+        *(DjangoUserAdmin.fieldsets or ()),
+        ("Tokens", {"fields": ("tokens",)}),
+    )
+    actions = ("adjust_tokens",)
+
+    @admin.action(description="Adjust token balance of selected users")
+    def adjust_tokens(
+        self, request: HttpRequest, queryset: QuerySet[User]
+    ) -> TemplateResponse | None:
+        form = TokenAdjustmentForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            for user in queryset:
+                try:
+                    tokens_adjust(
+                        user=user,
+                        amount=form.cleaned_data["amount"],
+                        kind=TokenTransaction.Kind.ADMIN_ADJUSTMENT,
+                        note=form.cleaned_data["note"],
+                    )
+                except InsufficientTokens:
+                    self.message_user(
+                        request,
+                        f"{user.username}: the balance ({user.tokens}) cannot go below zero; "
+                        "left unchanged.",
+                        messages.ERROR,
+                    )
+                else:
+                    self.message_user(
+                        request, f"{user.username}: balance is now {user.tokens}.", messages.SUCCESS
+                    )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Adjust token balance",
+            "opts": self.model._meta,
+            "form": form,
+            "users": queryset,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/users/user/adjust_tokens.html", context)

@@ -1,0 +1,76 @@
+"""Request and response shapes of the account endpoints."""
+
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+from rest_framework.fields import get_error_detail
+
+from config.serializer_fields import StrictCharField
+from users.models import User
+
+REGISTERED_MESSAGE = "User registered successfully"
+# Long enough for any password manager; short enough that hashing stays cheap.
+PASSWORD_MAX_CHARS = 256
+USERNAME_MAX_CHARS = 150
+
+
+class RegisterInputSerializer(serializers.Serializer):
+    username = StrictCharField(
+        max_length=USERNAME_MAX_CHARS, validators=[UnicodeUsernameValidator()]
+    )
+    password = StrictCharField(max_length=PASSWORD_MAX_CHARS, trim_whitespace=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            validate_password(attrs["password"], user=User(username=attrs["username"]))
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"password": get_error_detail(exc)}) from exc
+        return attrs
+
+
+class UserSerializer(serializers.ModelSerializer[User]):
+    class Meta:
+        model = User
+        fields = ["id", "username", "tokens", "date_joined"]
+        read_only_fields = fields
+
+
+class UserSummarySerializer(serializers.ModelSerializer[User]):
+    class Meta:
+        model = User
+        fields = ["id", "username", "tokens"]
+        read_only_fields = fields
+
+
+class RegisterOutputSerializer(UserSummarySerializer):
+    message = serializers.SerializerMethodField()
+
+    class Meta(UserSummarySerializer.Meta):
+        fields = [*UserSummarySerializer.Meta.fields, "message"]
+        read_only_fields = fields
+
+    def get_message(self, user: User) -> str:
+        return REGISTERED_MESSAGE
+
+
+class LoginInputSerializer(serializers.Serializer):
+    username = StrictCharField(max_length=USERNAME_MAX_CHARS)
+    password = StrictCharField(max_length=PASSWORD_MAX_CHARS, trim_whitespace=False)
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField(help_text="Send as `Authorization: Bearer <access>`.")
+    refresh = serializers.CharField(help_text="Exchange at /auth/refresh/ for a new pair.")
+
+
+class LoginOutputSerializer(TokenPairSerializer):
+    token_type = serializers.CharField(help_text='Always "Bearer".')
+    expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")
+    user = UserSummarySerializer()
+
+
+class RefreshInputSerializer(serializers.Serializer):
+    refresh = StrictCharField()

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from users import views
+
+urlpatterns = [
+    path("auth/register/", views.RegisterView.as_view(), name="auth-register"),
+    path("auth/login/", views.LoginView.as_view(), name="auth-login"),
+    path("auth/refresh/", views.RefreshView.as_view(), name="auth-refresh"),
+    path("auth/logout/", views.LogoutView.as_view(), name="auth-logout"),
+    path("auth/me/", views.MeView.as_view(), name="auth-me"),
+    path("users/", views.UserListView.as_view(), name="user-list"),
+]

@@ -1,0 +1,138 @@
+"""Account endpoints: thin views over users.services."""
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_standardized_errors.openapi_serializers import ErrorResponse401Serializer
+from rest_framework import generics, permissions, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+
+from config.requests import authenticated_user
+from users import selectors, services
+from users.models import User
+from users.serializers import (
+    LoginInputSerializer,
+    LoginOutputSerializer,
+    RefreshInputSerializer,
+    RegisterInputSerializer,
+    RegisterOutputSerializer,
+    TokenPairSerializer,
+    UserSerializer,
+)
+
+TAG = "auth"
+UNAUTHORIZED = OpenApiResponse(ErrorResponse401Serializer, description="Invalid credentials.")
+
+
+class PublicAPIView(APIView):
+    """An endpoint for callers without an access token.
+
+    It ignores any Authorization header, so a stale access token left in a
+    client cannot block logging in again.
+    """
+
+    authentication_classes = ()
+    permission_classes = (permissions.AllowAny,)
+
+    def get_authenticate_header(self, request: Request) -> str:
+        # Keeps 401 a 401: without a challenge DRF would turn it into a 403.
+        return f'{jwt_settings.AUTH_HEADER_TYPES[0]} realm="api"'
+
+
+class RegisterView(PublicAPIView):
+    """Create an account. It starts with the signup grant of tokens."""
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Register",
+        request=RegisterInputSerializer,
+        responses={201: RegisterOutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = RegisterInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_register(**serializer.validated_data)
+        return Response(RegisterOutputSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class LoginView(PublicAPIView):
+    """Exchange a username and password for an access/refresh token pair.
+
+    Usernames match in any letter case. A wrong password and an unknown
+    username get the same 401.
+    """
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Log in",
+        request=LoginInputSerializer,
+        responses={200: LoginOutputSerializer, 401: UNAUTHORIZED},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = LoginInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        login = services.user_login(**serializer.validated_data)
+        lifetime = jwt_settings.ACCESS_TOKEN_LIFETIME
+        data = {
+            "access": login.access,
+            "refresh": str(login.refresh),
+            "token_type": "Bearer",
+            "expires_in": int(lifetime.total_seconds()),
+            "user": login.user,
+        }
+        return Response(LoginOutputSerializer(data).data)
+
+
+class RefreshView(PublicAPIView):
+    """Exchange a refresh token for a new pair. The old refresh token stops working."""
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Refresh tokens",
+        request=RefreshInputSerializer,
+        responses={200: TokenPairSerializer, 401: UNAUTHORIZED},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = RefreshInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pair = services.token_refresh(refresh=serializer.validated_data["refresh"])
+        return Response(TokenPairSerializer(pair).data)
+
+
+class LogoutView(APIView):
+    """End a session: the given refresh token (one of the caller's) stops working."""
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Log out",
+        request=RefreshInputSerializer,
+        responses={204: None},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = RefreshInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.user_logout(
+            user=authenticated_user(request), refresh=serializer.validated_data["refresh"]
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    """The caller's account and current balance."""
+
+    @extend_schema(tags=[TAG], summary="Current user", responses={200: UserSerializer})
+    def get(self, request: Request) -> Response:
+        return Response(UserSerializer(authenticated_user(request)).data)
+
+
+@extend_schema(tags=["users"], summary="List users (staff only)")
+class UserListView(generics.ListAPIView[User]):
+    """Every registered account, newest first. Staff only."""
+
+    permission_classes = (permissions.IsAdminUser,)
+    serializer_class = UserSerializer
+
+    def get_queryset(self) -> QuerySet[User]:
+        return selectors.user_list()
