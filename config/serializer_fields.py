@@ -27,3 +27,12 @@ class StrictCharField(serializers.CharField):
         except UnicodeEncodeError:
             self.fail("invalid_unicode")
         return str(super().to_internal_value(data))
+
+
+class StrictUUIDField(serializers.UUIDField):
+    """A UUIDField that accepts only strings (DRF's also takes integers)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)

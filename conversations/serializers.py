@@ -3,7 +3,7 @@
 from django.conf import settings
 from rest_framework import serializers
 
-from config.serializer_fields import StrictCharField
+from config.serializer_fields import StrictCharField, StrictUUIDField
 from conversations.exceptions import MESSAGE_REQUIRED
 from conversations.models import Conversation, Exchange, TokenTransaction
 
@@ -18,7 +18,7 @@ class ChatCreateInputSerializer(serializers.Serializer):
         help_text="1 to MAX_MESSAGE_CHARS (default 4000) characters, "
         "after surrounding whitespace is stripped.",
     )
-    conversation = serializers.UUIDField(
+    conversation = StrictUUIDField(
         required=False,
         allow_null=True,
         help_text="Continue this conversation; leave out to start a new one.",

@@ -65,7 +65,7 @@ def chat_send(*, user: User, message: str, conversation_id: uuid.UUID | None = N
     return ChatResult(exchange=exchange, remaining_tokens=remaining)
 
 
-@transaction.atomic(savepoint=False)
+@transaction.atomic
 def tokens_adjust(*, user: User, amount: int, kind: str, note: str = "") -> TokenTransaction:
     """Add (amount > 0) or remove (amount < 0) tokens, with its ledger row.
 

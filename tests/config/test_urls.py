@@ -1,0 +1,63 @@
+from http import HTTPStatus
+
+import pytest
+from django.db import DatabaseError
+from django.test import override_settings
+
+from tests.assertions import error_codes
+
+
+@pytest.mark.parametrize("path", ["/api/", "/api/v1/nope/", "/api/v2/chat/", "/api/v1/chat"])
+@pytest.mark.parametrize("debug", [False, True])
+def test_unknown_api_paths_get_a_json_404(client, path, debug):
+    with override_settings(DEBUG=debug):
+        response = client.get(path)
+
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json() == {
+        "type": "client_error",
+        "errors": [{"code": "not_found", "detail": "Not found.", "attr": None}],
+    }
+
+
+@pytest.mark.django_db
+def test_healthz_answers_once_the_database_does(client):
+    response = client.get("/healthz/")
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_healthz_reports_a_database_that_does_not_answer(client, monkeypatch):
+    def broken_cursor(*args, **kwargs):
+        raise DatabaseError("connection refused")
+
+    monkeypatch.setattr("config.views.connection.cursor", broken_cursor)
+
+    response = client.get("/healthz/")
+
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response.json() == {"status": "unavailable"}
+
+
+def test_method_not_allowed_uses_the_error_format(api_client):
+    response = api_client.delete("/api/v1/auth/register/")
+
+    assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED
+    assert error_codes(response) == [(None, "method_not_allowed")]
+
+
+def test_malformed_json_is_a_parse_error(api_client):
+    response = api_client.post("/api/v1/auth/login/", "{not json", content_type="application/json")
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert error_codes(response) == [(None, "parse_error")]
+
+
+def test_a_form_body_is_415(api_client):
+    response = api_client.post("/api/v1/auth/login/", {"username": "a", "password": "b"})
+
+    assert response.status_code == HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+    assert error_codes(response) == [(None, "unsupported_media_type")]

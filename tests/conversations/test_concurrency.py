@@ -1,0 +1,52 @@
+"""Parallel chats through a real multi-process, multi-threaded HTTP server."""
+
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from tests.factories import DEFAULT_PASSWORD
+from tests.server import LiveServer, live_server
+
+PARALLEL_REQUESTS = 30
+AFFORDABLE = 10
+
+
+def _all_pages(server: LiveServer, path: str, token: str) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    url: str | None = path
+    while url:
+        page = server.request("GET", url, token=token).body
+        results.extend(page["results"])
+        url = page["next"] and page["next"].removeprefix(server.url)
+    return results
+
+
+def test_parallel_chats_spend_each_token_exactly_once(tmp_path: Path) -> None:
+    # The signup grant (4000) covers exactly AFFORDABLE messages at this cost.
+    cost = 4000 // AFFORDABLE
+    with live_server(
+        tmp_path, workers=2, threads=8, env={"CHAT_MESSAGE_COST": str(cost)}
+    ) as server:
+        token = server.login("racer", DEFAULT_PASSWORD)
+
+        def chat(i: int) -> tuple[int, Any]:
+            result = server.request("POST", "/api/v1/chat/", {"message": f"hello {i}"}, token)
+            return result.status, result.body
+
+        with ThreadPoolExecutor(max_workers=PARALLEL_REQUESTS) as pool:
+            results = list(pool.map(chat, range(PARALLEL_REQUESTS)))
+
+        statuses = Counter(status for status, _ in results)
+        assert statuses == {201: AFFORDABLE, 402: PARALLEL_REQUESTS - AFFORDABLE}
+        # Every success saw a different balance: no two charges overlapped.
+        remaining = sorted(body["remaining_tokens"] for status, body in results if status == 201)
+        assert remaining == [cost * i for i in range(AFFORDABLE)]
+        refused = [body for status, body in results if status == 402]
+        assert all(body["errors"][0]["code"] == "insufficient_tokens" for body in refused)
+
+        assert server.request("GET", "/api/v1/balance/", token=token).body["tokens"] == 0
+        ledger = _all_pages(server, "/api/v1/transactions/?page_size=100", token)
+        assert sum(row["amount"] for row in ledger) == 0
+        assert Counter(row["kind"] for row in ledger) == {"signup_grant": 1, "chat_charge": 10}
+        assert len(_all_pages(server, "/api/v1/chats/?page_size=100", token)) == AFFORDABLE

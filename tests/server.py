@@ -1,0 +1,121 @@
+"""The app under a real multi-process HTTP server, for tests that need one.
+
+It runs in a subprocess with a database of its own (a fresh SQLite file), so
+the test talks to it only over HTTP, like a client would.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOT_TIMEOUT_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class HTTPResult:
+    status: int
+    body: Any
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+
+    def request(
+        self, method: str, path: str, body: Any = None, token: str | None = None
+    ) -> HTTPResult:
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(  # noqa: S310 (always our loopback URL)
+            self.url + path, data=data, headers=headers, method=method
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+                return HTTPResult(response.status, _json_or_none(response.read()))
+        except urllib.error.HTTPError as error:
+            return HTTPResult(error.code, _json_or_none(error.read()))
+
+    def login(self, username: str, password: str) -> str:
+        self.request("POST", "/api/v1/auth/register/", {"username": username, "password": password})
+        result = self.request(
+            "POST", "/api/v1/auth/login/", {"username": username, "password": password}
+        )
+        assert result.status == 200, result
+        return str(result.body["access"])
+
+
+def _json_or_none(raw: bytes) -> Any:
+    return json.loads(raw) if raw else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def live_server(
+    tmp_path: Path, *, workers: int = 2, threads: int = 8, env: dict[str, str] | None = None
+) -> Iterator[LiveServer]:
+    """Migrate a new database and serve the app on it with gunicorn."""
+    port = _free_port()
+    database_url = f"sqlite:///{tmp_path / 'live.sqlite3'}"
+    server_env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": "live-server-test-secret-key-not-for-deployment",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": database_url,
+        **(env or {}),
+    }
+    python = sys.executable
+    subprocess.run(
+        [python, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=server_env, check=True
+    )
+    log = (tmp_path / "server.log").open("wb")
+    process = subprocess.Popen(
+        [
+            python, "-m", "gunicorn", "config.wsgi:application",
+            "--bind", f"127.0.0.1:{port}",
+            "--workers", str(workers),
+            "--threads", str(threads),
+        ],
+        cwd=ROOT, env=server_env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    server = LiveServer(url=f"http://127.0.0.1:{port}")
+    try:
+        _wait_until_healthy(server, process)
+        yield server
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def _wait_until_healthy(server: LiveServer, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + BOOT_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"The server exited with {process.returncode} before answering")
+        try:
+            if server.request("GET", "/healthz/").status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("The server did not answer /healthz/ in time")
