@@ -69,9 +69,18 @@ def _free_port() -> int:
 
 @contextmanager
 def live_server(
-    tmp_path: Path, *, workers: int = 2, threads: int = 8, env: dict[str, str] | None = None
+    tmp_path: Path,
+    *,
+    workers: int = 2,
+    threads: int = 8,
+    env: dict[str, str] | None = None,
+    collect_static: bool = False,
 ) -> Iterator[LiveServer]:
-    """Migrate a new database and serve the app on it with gunicorn."""
+    """Migrate a new database and serve the app on it with gunicorn.
+
+    `collect_static` runs collectstatic first, as a deployment must, for
+    tests that load pages with their static files.
+    """
     port = _free_port()
     database_url = f"sqlite:///{tmp_path / 'live.sqlite3'}"
     server_env = {
@@ -81,12 +90,18 @@ def live_server(
         "SECRET_KEY": "live-server-test-secret-key-not-for-deployment",
         "ALLOWED_HOSTS": "127.0.0.1",
         "DATABASE_URL": database_url,
+        "STATIC_ROOT": str(tmp_path / "static"),
         **(env or {}),
     }
     python = sys.executable
-    subprocess.run(
-        [python, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=server_env, check=True
-    )
+    commands = [["migrate"]] + ([["collectstatic"]] if collect_static else [])
+    for command in commands:
+        subprocess.run(  # noqa: S603
+            [python, "manage.py", *command, "--no-input", "-v0"],
+            cwd=ROOT,
+            env=server_env,
+            check=True,
+        )
     log = (tmp_path / "server.log").open("wb")
     process = subprocess.Popen(
         [

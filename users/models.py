@@ -30,6 +30,8 @@ class User(AbstractUser):
     tokens = models.IntegerField(default=0)
 
     objects: ClassVar[UserManager] = UserManager()
+    # The API knows no e-mail; createsuperuser should not insist on one.
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     class Meta:
         constraints = [
