@@ -96,7 +96,7 @@ def live_server(
     python = sys.executable
     commands = [["migrate"]] + ([["collectstatic"]] if collect_static else [])
     for command in commands:
-        subprocess.run(  # noqa: S603
+        subprocess.run(
             [python, "manage.py", *command, "--no-input", "-v0"],
             cwd=ROOT,
             env=server_env,

@@ -1,22 +1,27 @@
 """The custom user, holding the token balance."""
 
-from typing import ClassVar
+import unicodedata
+from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
-from django.db.models.functions import Lower
 from uuid_utils.compat import uuid7
+
+
+def username_key(username: str) -> str:
+    """What makes two usernames the same: NFKC, then full Unicode case folding.
+
+    Computed in Python because SQLite's LOWER() folds ASCII letters only:
+    `Élodie` must block `élodie` on every database.
+    """
+    return unicodedata.normalize("NFKC", username).casefold()
 
 
 class UserManager(DjangoUserManager["User"]):
     def get_by_natural_key(self, username: str | None) -> "User":
-        # Log-in is case-insensitive, like the uniqueness rule. Both sides go
-        # through the database's LOWER, the function the unique index is built
-        # on, so the lookup uses that index and agrees with it on every name.
-        return self.alias(username_lower=Lower("username")).get(
-            username_lower=Lower(models.Value(username or ""))
-        )
+        # Log-in ignores letter case, like the uniqueness rule, via the same key.
+        return self.get(username_key=username_key(username or ""))
 
 
 class User(AbstractUser):
@@ -28,6 +33,9 @@ class User(AbstractUser):
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     tokens = models.IntegerField(default=0)
+    # Derived from `username` on every save; its unique index is what makes
+    # usernames unique in any letter case.
+    username_key = models.TextField(unique=True, editable=False)
 
     objects: ClassVar[UserManager] = UserManager()
     # The API knows no e-mail; createsuperuser should not insist on one.
@@ -38,5 +46,10 @@ class User(AbstractUser):
             models.CheckConstraint(
                 condition=models.Q(tokens__gte=0), name="users_user_tokens_non_negative"
             ),
-            models.UniqueConstraint(Lower("username"), name="users_user_username_ci_unique"),
         ]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Here rather than in a service so that every path that creates or
+        # renames a user (API, admin, createsuperuser, shell) keeps it in step.
+        self.username_key = username_key(self.username)
+        super().save(*args, **kwargs)

@@ -17,10 +17,20 @@ PASSWORD_MAX_CHARS = 256
 USERNAME_MAX_CHARS = 150
 
 
+class UsernameField(StrictCharField):
+    """A username as it will be stored: NFKC-normalised before it is validated.
+
+    Normalising can lengthen a name or change its characters, so the length
+    and character rules must see the normalised form (as Django's own
+    UsernameField does).
+    """
+
+    def to_internal_value(self, data: Any) -> str:
+        return User.normalize_username(super().to_internal_value(data))
+
+
 class RegisterInputSerializer(serializers.Serializer):
-    username = StrictCharField(
-        max_length=USERNAME_MAX_CHARS, validators=[UnicodeUsernameValidator()]
-    )
+    username = UsernameField(max_length=USERNAME_MAX_CHARS, validators=[UnicodeUsernameValidator()])
     password = StrictCharField(max_length=PASSWORD_MAX_CHARS, trim_whitespace=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

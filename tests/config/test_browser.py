@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(
 def render(url: str, tmp_path: Path) -> str:
     """The page's DOM after its scripts have run."""
     assert CHROMIUM is not None
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [
             CHROMIUM,
             "--headless",

@@ -1,7 +1,7 @@
 """The rules users.models holds in the database itself."""
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from tests.factories import UserFactory
 from users.models import User
@@ -52,15 +52,6 @@ def test_get_by_natural_key_matches_whole_names_only(lookup):
         User.objects.get_by_natural_key(lookup)
 
 
-@pytest.mark.xfail(
-    connection.vendor == "sqlite",
-    reason=(
-        "BUG: users/models.py builds the unique index and get_by_natural_key on the "
-        "database's LOWER(), which SQLite applies to ASCII letters only, so 'Élodie' "
-        "does not block 'élodie'"
-    ),
-    strict=True,
-)
 def test_usernames_are_unique_in_any_letter_case_beyond_ascii():
     # Django's username characters include every Unicode letter.
     UserFactory(username="Élodie")

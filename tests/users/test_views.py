@@ -195,15 +195,6 @@ def test_register_accepts_any_django_username(api_client, username):
     assert User.objects.get().username == username
 
 
-@pytest.mark.xfail(
-    reason=(
-        "BUG: users/serializers.py RegisterInputSerializer checks max_length and "
-        "UnicodeUsernameValidator on the raw name, but users/services.py user_register "
-        "stores User.normalize_username(name) (NFKC), which can be longer and hold other "
-        "characters: 9 x U+FDFA becomes 162 characters with spaces"
-    ),
-    strict=True,
-)
 @pytest.mark.parametrize("username", ["\ufdfa" * 9, "edward\u00bc"])
 def test_register_checks_the_username_as_it_will_be_stored(api_client, username):
     response = api_client.post(REGISTER_URL, {"username": username, "password": PASSWORD})
@@ -256,14 +247,6 @@ def test_login_matches_the_username_in_any_letter_case(api_client, edward, usern
     assert response.json()["user"]["id"] == str(edward.pk)
 
 
-@pytest.mark.xfail(
-    reason=(
-        "BUG: users/services.py user_register stores the NFKC-normalized name, but "
-        "user_login passes the raw name to authenticate(), so logging in with the very "
-        "string one registered with ('\uff45dward', full-width e) fails with 401"
-    ),
-    strict=True,
-)
 def test_login_accepts_the_username_exactly_as_registered(api_client):
     username = "\uff45dward"
     api_client.post(REGISTER_URL, {"username": username, "password": PASSWORD})
