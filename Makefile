@@ -7,6 +7,14 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 # Local development only: debug pages, the development secret, local hosts.
 DEV := DEBUG=1
+# The PostgreSQL leg of the tests (pytest-django creates test_<name> on it).
+POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/chat_api
+# `make serve` locally: production settings over plain HTTP on loopback. A
+# real deployment sets these (and SECRET_KEY) in its environment.
+SERVE_ENV := DEBUG=0 \
+	SECRET_KEY="$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')}" \
+	ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}" \
+	SECURE_SSL_REDIRECT="$${SECURE_SSL_REDIRECT:-0}"
 
 .PHONY: help
 help: ## Show this help
@@ -25,13 +33,19 @@ run: install ## Migrate the SQLite database and serve on http://127.0.0.1:8000
 	$(DEV) $(PY) manage.py migrate --no-input
 	$(DEV) $(PY) manage.py runserver 127.0.0.1:8000
 
+.PHONY: serve
+serve: install ## Production mode: gunicorn (WEB_CONCURRENCY, GUNICORN_THREADS), DEBUG off
+	$(SERVE_ENV) $(PY) manage.py migrate --no-input
+	$(SERVE_ENV) $(PY) manage.py collectstatic --no-input -v0
+	$(SERVE_ENV) $(PY) -m gunicorn --config config/gunicorn.py
+
 .PHONY: superuser
 superuser: install ## Create an admin account for /admin/
 	$(DEV) $(PY) manage.py migrate --no-input
 	$(DEV) $(PY) manage.py createsuperuser
 
 .PHONY: test
-test: install lint typecheck migrations-check schema-check pytest ## Every check CI runs
+test: install lint typecheck migrations-check schema-check pytest postgres-leg ## Every check CI runs
 
 .PHONY: lint
 lint: install ## ruff lint and format check
@@ -63,8 +77,23 @@ schema: install ## Regenerate schema.yml from the code
 	$(DEV) $(PY) manage.py spectacular --validate --fail-on-warn --file schema.yml
 
 .PHONY: pytest
-pytest: install ## The test suite with coverage (fails under 90%)
-	$(PY) -m pytest --cov --cov-report=term
+pytest: install ## The test suite on SQLite, with coverage (fails under 90%)
+	DATABASE_URL= $(PY) -m pytest --cov --cov-report=term
+
+.PHONY: test-postgres
+test-postgres: install ## The test suite on PostgreSQL at POSTGRES_URL
+	DATABASE_URL=$(POSTGRES_URL) $(PY) -m pytest --cov --cov-report=term
+
+# Runs the PostgreSQL leg when a server answers at POSTGRES_URL, and says so
+# plainly when it does not.
+.PHONY: postgres-leg
+postgres-leg: install
+	@if $(PY) -m tests.postgres_available "$(POSTGRES_URL)"; then \
+		$(MAKE) --no-print-directory test-postgres; \
+	else \
+		echo "*** PostgreSQL leg SKIPPED: no server at $(POSTGRES_URL)."; \
+		echo "*** Start one, then: make test-postgres POSTGRES_URL=postgres://user@host:5432/name"; \
+	fi
 
 .PHONY: clean
 clean: ## Remove the virtualenv, caches and the local database

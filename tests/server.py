@@ -1,7 +1,8 @@
 """The app under a real multi-process HTTP server, for tests that need one.
 
-It runs in a subprocess with a database of its own (a fresh SQLite file), so
-the test talks to it only over HTTP, like a client would.
+It runs in a subprocess with a database of its own, on the engine the suite
+runs on (a fresh SQLite file, or a new database on the same PostgreSQL
+server), so the test talks to it only over HTTP, like a client would.
 """
 
 import json
@@ -17,6 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import psycopg
+from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOT_TIMEOUT_SECONDS = 60
@@ -68,6 +72,31 @@ def _free_port() -> int:
 
 
 @contextmanager
+def _server_database(tmp_path: Path) -> Iterator[str]:
+    """A new, empty database for the server; yields its URL."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        yield f"sqlite:///{tmp_path / 'live.sqlite3'}"
+        return
+    name = f"live_{os.getpid()}_{time.monotonic_ns()}"
+    server = {
+        "host": database["HOST"] or "127.0.0.1",
+        "port": database["PORT"] or 5432,
+        "user": database["USER"],
+        "password": database["PASSWORD"] or None,
+    }
+    # CREATE/DROP DATABASE cannot run in a transaction: its own connection.
+    with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        password = f":{server['password']}" if server["password"] else ""
+        yield f"postgres://{server['user']}{password}@{server['host']}:{server['port']}/{name}"
+    finally:
+        with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
 def live_server(
     tmp_path: Path,
     *,
@@ -81,17 +110,33 @@ def live_server(
     `collect_static` runs collectstatic first, as a deployment must, for
     tests that load pages with their static files.
     """
+    with _server_database(tmp_path) as database_url:
+        yield from _serve(tmp_path, database_url, workers, threads, env or {}, collect_static)
+
+
+def _serve(
+    tmp_path: Path,
+    database_url: str,
+    workers: int,
+    threads: int,
+    env: dict[str, str],
+    collect_static: bool,
+) -> Iterator[LiveServer]:
     port = _free_port()
-    database_url = f"sqlite:///{tmp_path / 'live.sqlite3'}"
     server_env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "0",
         "SECRET_KEY": "live-server-test-secret-key-not-for-deployment",
         "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
         "DATABASE_URL": database_url,
         "STATIC_ROOT": str(tmp_path / "static"),
-        **(env or {}),
+        "BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": str(workers),
+        "GUNICORN_THREADS": str(threads),
+        "ACCESS_LOG": "",
+        **env,
     }
     python = sys.executable
     commands = [["migrate"]] + ([["collectstatic"]] if collect_static else [])
@@ -103,15 +148,14 @@ def live_server(
             check=True,
         )
     log = (tmp_path / "server.log").open("wb")
+    # The same server and configuration as `make serve`.
     process = subprocess.Popen(
-        [
-            python, "-m", "gunicorn", "config.wsgi:application",
-            "--bind", f"127.0.0.1:{port}",
-            "--workers", str(workers),
-            "--threads", str(threads),
-        ],
-        cwd=ROOT, env=server_env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [python, "-m", "gunicorn", "--config", "config/gunicorn.py"],
+        cwd=ROOT,
+        env=server_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     server = LiveServer(url=f"http://127.0.0.1:{port}")
     try:
         _wait_until_healthy(server, process)

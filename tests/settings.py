@@ -22,3 +22,6 @@ STORAGES = {
 # Serve static files straight from the apps, as in development.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+
+# The test client and the live test servers speak plain HTTP.
+SECURE_SSL_REDIRECT = False

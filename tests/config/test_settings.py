@@ -71,3 +71,31 @@ def test_sqlite_is_set_up_for_concurrent_writers(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["wal", "20000", "IMMEDIATE"]
+
+
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": "a-long-random-production-secret-0123456789-abcdefghijklmnop",
+    "ALLOWED_HOSTS": "api.example.com",
+    "SECURE_HSTS_PRELOAD": "1",
+}
+
+
+def test_deploy_checks_pass_with_production_settings():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_deploy_checks_catch_an_insecure_production_setting():
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env={**PRODUCTION, "SECURE_SSL_REDIRECT": "0"},
+    )
+
+    assert result.returncode != 0
+    assert "security.W008" in result.stderr

@@ -1,0 +1,46 @@
+"""REDIS_URL makes the cache one Redis shared by every server process."""
+
+import socket
+import uuid
+
+import pytest
+
+from tests.config.test_settings import manage
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def redis_is_up() -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not redis_is_up(), reason="no Redis at 127.0.0.1:6379 (.ci/run starts one)")
+def test_processes_share_the_redis_cache():
+    key = f"test-{uuid.uuid4()}"
+    env = {"DEBUG": "1", "REDIS_URL": REDIS_URL}
+    write = (
+        "from django.core.cache import cache, caches\n"
+        f"cache.set('{key}', 'written by another process', 60)\n"
+        "print(type(caches['default']).__name__)\n"
+    )
+    read = (
+        f"from django.core.cache import cache\nprint(cache.get('{key}'))\ncache.delete('{key}')\n"
+    )
+
+    first = manage("shell", "-v0", "-c", write, env=env)
+    second = manage("shell", "-v0", "-c", read, env=env)
+
+    assert first.stdout.strip() == "RedisCache", first.stderr
+    assert second.stdout.strip() == "written by another process", second.stderr
+
+
+def test_without_redis_each_process_has_its_own_cache():
+    probe = "from django.core.cache import caches\nprint(type(caches['default']).__name__)\n"
+
+    result = manage("shell", "-v0", "-c", probe, env={"DEBUG": "1", "REDIS_URL": ""})
+
+    assert result.stdout.strip() == "LocMemCache", result.stderr

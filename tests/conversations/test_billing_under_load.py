@@ -1,0 +1,59 @@
+"""The billing proof: many users, many processes, many requests at once.
+
+Production runs several gunicorn processes; these tests use the same server
+and configuration as `make serve`, with at least three worker processes, on
+the database the suite runs on (SQLite or PostgreSQL).
+"""
+
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from tests.factories import DEFAULT_PASSWORD
+from tests.server import LiveServer, live_server
+
+USERS = 5
+AFFORDABLE_EACH = 20
+REQUESTS_EACH = 40  # 200 in all, twice what the balances cover
+SIGNUP_TOKENS = 4000
+COST = SIGNUP_TOKENS // AFFORDABLE_EACH
+
+
+def all_pages(server: LiveServer, path: str, token: str) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    url: str | None = f"{path}?page_size=100"
+    while url:
+        page = server.request("GET", url, token=token).body
+        results.extend(page["results"])
+        url = page["next"] and page["next"].removeprefix(server.url)
+    return results
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Any:
+    env = {"CHAT_MESSAGE_COST": str(COST), "SIGNUP_TOKENS": str(SIGNUP_TOKENS)}
+    with live_server(tmp_path_factory.mktemp("load"), workers=3, threads=4, env=env) as running:
+        yield running
+
+
+def test_concurrent_chats_from_many_users_are_billed_exactly(server: LiveServer) -> None:
+    tokens = [server.login(f"loaduser{i}", DEFAULT_PASSWORD) for i in range(USERS)]
+    jobs = [(token, n) for n in range(REQUESTS_EACH) for token in tokens]
+
+    def chat(job: tuple[str, int]) -> tuple[str, int]:
+        token, n = job
+        return token, server.request("POST", "/api/v1/chat/", {"message": f"m{n}"}, token).status
+
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        results = list(pool.map(chat, jobs))
+
+    assert Counter(status for _, status in results) == {201: 100, 402: 100}
+    for token in tokens:
+        mine = Counter(status for owner, status in results if owner == token)
+        assert mine == {201: AFFORDABLE_EACH, 402: REQUESTS_EACH - AFFORDABLE_EACH}
+        assert server.request("GET", "/api/v1/balance/", token=token).body["tokens"] == 0
+        ledger = all_pages(server, "/api/v1/transactions/", token)
+        assert sum(row["amount"] for row in ledger) == 0
+        assert len(all_pages(server, "/api/v1/chats/", token)) == AFFORDABLE_EACH
