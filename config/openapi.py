@@ -1,20 +1,30 @@
 """OpenAPI pieces shared by the apps: error shapes drf-standardized-errors lacks."""
 
-from django.db import models
 from drf_standardized_errors.openapi_serializers import ClientErrorEnum
 from rest_framework import serializers
 
 
-class ErrorCode402Enum(models.TextChoices):
-    INSUFFICIENT_TOKENS = "insufficient_tokens"
+def _client_error_response(status: int, codes: list[str]) -> type[serializers.Serializer]:
+    """The error body for a status whose errors carry one of `codes`."""
+    error = type(
+        f"Error{status}Serializer",
+        (serializers.Serializer,),
+        {
+            "code": serializers.ChoiceField(choices=codes),
+            "detail": serializers.CharField(),
+            "attr": serializers.CharField(allow_null=True),
+        },
+    )
+    return type(
+        f"ErrorResponse{status}Serializer",
+        (serializers.Serializer,),
+        {
+            "type": serializers.ChoiceField(choices=ClientErrorEnum.choices),
+            "errors": error(many=True),
+        },
+    )
 
 
-class Error402Serializer(serializers.Serializer):
-    code = serializers.ChoiceField(choices=ErrorCode402Enum.choices)
-    detail = serializers.CharField()
-    attr = serializers.CharField(allow_null=True)
-
-
-class ErrorResponse402Serializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=ClientErrorEnum.choices)
-    errors = Error402Serializer(many=True)  # type: ignore[assignment]
+ErrorResponse402Serializer = _client_error_response(402, ["insufficient_tokens"])
+ErrorResponse409Serializer = _client_error_response(409, ["idempotency_key_in_progress"])
+ErrorResponse422Serializer = _client_error_response(422, ["idempotency_key_reused"])

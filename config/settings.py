@@ -264,3 +264,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Idempotent retries ------------------------------------------------------
+
+IDEMPOTENCY_KEY_TTL_SECONDS = env.int("IDEMPOTENCY_KEY_TTL_SECONDS", default=86400)
+# A key still "in progress" after this long belongs to a request that died
+# before committing (so it charged nothing): a retry may take it over.
+IDEMPOTENCY_LOCK_SECONDS = env.int("IDEMPOTENCY_LOCK_SECONDS", default=60)

@@ -1,6 +1,7 @@
 """Chat and billing errors, each with a stable code."""
 
 from rest_framework import exceptions
+from rest_framework.exceptions import ErrorDetail
 
 INSUFFICIENT_TOKENS = "Insufficient tokens"
 CONVERSATION_NOT_FOUND = "Conversation not found"
@@ -20,3 +21,31 @@ class ConversationNotFound(exceptions.NotFound):
 
     default_detail = CONVERSATION_NOT_FOUND
     default_code = "not_found"
+
+
+IDEMPOTENCY_KEY_INVALID = "Idempotency-Key must be 1 to 255 characters"
+IDEMPOTENCY_KEY_REUSED = "This Idempotency-Key was used with a different request body"
+IDEMPOTENCY_KEY_IN_PROGRESS = "A request with this Idempotency-Key is still being processed"
+
+
+class IdempotencyKeyInvalid(exceptions.ValidationError):
+    def __init__(self) -> None:
+        super().__init__(
+            {"Idempotency-Key": [ErrorDetail(IDEMPOTENCY_KEY_INVALID, code="invalid")]}
+        )
+
+
+class IdempotencyKeyReused(exceptions.APIException):
+    """Same key, different body: almost certainly a client bug, never replayed."""
+
+    status_code = 422
+    default_detail = IDEMPOTENCY_KEY_REUSED
+    default_code = "idempotency_key_reused"
+
+
+class IdempotencyKeyInProgress(exceptions.APIException):
+    """The first request with this key has not finished: retry later."""
+
+    status_code = 409
+    default_detail = IDEMPOTENCY_KEY_IN_PROGRESS
+    default_code = "idempotency_key_in_progress"

@@ -6,6 +6,7 @@ first" is `ORDER BY id DESC` over a `(owner, id)` index.
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from uuid_utils.compat import uuid7
 
 
@@ -97,3 +98,31 @@ class TokenTransaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount:+d}"
+
+
+class IdempotencyKey(models.Model):
+    """A client's Idempotency-Key for a chat request, and the response it got.
+
+    `response_status` is null while the first request is still running. The
+    response is stored in the same transaction as the charge, so a key is
+    completed exactly when the charge is committed.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="idempotency_keys"
+    )
+    key = models.CharField(max_length=255)
+    # SHA-256 of the request body: the same key must come with the same body.
+    fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,17 +1,28 @@
 """Chat endpoints: thin views over conversations.services and selectors."""
 
+from typing import Any
+
 from django.conf import settings
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.openapi import ErrorResponse402Serializer
+from config.openapi import (
+    ErrorResponse402Serializer,
+    ErrorResponse409Serializer,
+    ErrorResponse422Serializer,
+)
 from config.pagination import RecentlyActiveCursorPagination
 from config.requests import authenticated_user
 from conversations import selectors, services
+from conversations.idempotency import (
+    idempotency_key_validate,
+    idempotent_call,
+    request_fingerprint,
+)
 from conversations.models import Conversation, Exchange, TokenTransaction
 from conversations.serializers import (
     BalanceSerializer,
@@ -23,29 +34,73 @@ from conversations.serializers import (
     TokenTransactionSerializer,
 )
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+
 
 class ChatView(APIView):
     """Send a message and get the AI's reply, for CHAT_MESSAGE_COST tokens.
 
     Without `conversation`, a new conversation starts, titled from the
     message. A balance below the cost gets 402 and changes nothing.
+
+    Safe retries: send an `Idempotency-Key` header (1 to 255 characters, yours
+    alone, kept 24 hours). A retry with the same key and body gets the first
+    response again, with `Idempotent-Replayed: true`, and is not charged again.
+    The same key with another body gets 422; a retry that arrives while the
+    first request is still running gets 409 (retry it later).
     """
 
     @extend_schema(
         tags=["chat"],
         summary="Send a message",
         request=ChatCreateInputSerializer,
-        responses={201: ChatOutputSerializer, 402: ErrorResponse402Serializer},
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                description="Makes retries safe: 1 to 255 characters, unique per request.",
+            ),
+            OpenApiParameter(
+                REPLAYED_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                response=[201],
+                description="`true` when this is the stored response of an earlier request.",
+            ),
+        ],
+        responses={
+            201: ChatOutputSerializer,
+            402: ErrorResponse402Serializer,
+            409: ErrorResponse409Serializer,
+            422: ErrorResponse422Serializer,
+        },
     )
     def post(self, request: Request) -> Response:
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if key is not None:
+            idempotency_key_validate(key)
         serializer = ChatCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = services.chat_send(
-            user=authenticated_user(request),
-            message=serializer.validated_data["message"],
-            conversation_id=serializer.validated_data.get("conversation"),
+        user = authenticated_user(request)
+
+        def send() -> tuple[int, Any]:
+            result = services.chat_send(
+                user=user,
+                message=serializer.validated_data["message"],
+                conversation_id=serializer.validated_data.get("conversation"),
+            )
+            return status.HTTP_201_CREATED, ChatOutputSerializer(result).data
+
+        if key is None:
+            code, body = send()
+            return Response(body, status=code)
+        stored = idempotent_call(
+            user=user, key=key, fingerprint=request_fingerprint(request.data), call=send
         )
-        return Response(ChatOutputSerializer(result).data, status=status.HTTP_201_CREATED)
+        headers = {REPLAYED_HEADER: "true"} if stored.replayed else None
+        return Response(stored.body, status=stored.status, headers=headers)
 
 
 class BalanceView(APIView):

@@ -30,6 +30,7 @@ BOOT_TIMEOUT_SECONDS = 60
 class HTTPResult:
     status: int
     body: Any
+    headers: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -37,9 +38,14 @@ class LiveServer:
     url: str
 
     def request(
-        self, method: str, path: str, body: Any = None, token: str | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> HTTPResult:
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", **(headers or {})}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         data = None if body is None else json.dumps(body).encode()
@@ -48,9 +54,10 @@ class LiveServer:
         )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-                return HTTPResult(response.status, _json_or_none(response.read()))
+                body = _json_or_none(response.read())
+                return HTTPResult(response.status, body, dict(response.headers))
         except urllib.error.HTTPError as error:
-            return HTTPResult(error.code, _json_or_none(error.read()))
+            return HTTPResult(error.code, _json_or_none(error.read()), dict(error.headers))
 
     def login(self, username: str, password: str) -> str:
         self.request("POST", "/api/v1/auth/register/", {"username": username, "password": password})

@@ -57,3 +57,25 @@ def test_concurrent_chats_from_many_users_are_billed_exactly(server: LiveServer)
         ledger = all_pages(server, "/api/v1/transactions/", token)
         assert sum(row["amount"] for row in ledger) == 0
         assert len(all_pages(server, "/api/v1/chats/", token)) == AFFORDABLE_EACH
+
+
+def test_concurrent_retries_with_one_key_are_charged_once(server: LiveServer) -> None:
+    token = server.login("retrier", DEFAULT_PASSWORD)
+    key = {"Idempotency-Key": "one-message-many-retries"}
+
+    def send(_: int) -> Any:
+        return server.request("POST", "/api/v1/chat/", {"message": "hi"}, token, headers=key)
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        results = list(pool.map(send, range(30)))
+
+    first = [r for r in results if r.status == 201 and "Idempotent-Replayed" not in r.headers]
+    replays = [r for r in results if r.headers.get("Idempotent-Replayed") == "true"]
+    busy = [r for r in results if r.status == 409]
+    assert len(first) == 1
+    assert len(first) + len(replays) + len(busy) == len(results)
+    assert all(r.status == 201 and r.body == first[0].body for r in replays)
+    assert all(r.body["errors"][0]["code"] == "idempotency_key_in_progress" for r in busy)
+    balance = server.request("GET", "/api/v1/balance/", token=token).body["tokens"]
+    assert balance == SIGNUP_TOKENS - COST
+    assert len(all_pages(server, "/api/v1/chats/", token)) == 1

@@ -1,0 +1,165 @@
+from datetime import timedelta
+from http import HTTPStatus
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from conversations.exceptions import IDEMPOTENCY_KEY_IN_PROGRESS, IDEMPOTENCY_KEY_REUSED
+from conversations.idempotency import request_fingerprint
+from conversations.models import Exchange, IdempotencyKey, TokenTransaction
+from conversations.services import tokens_adjust
+from tests.assertions import assert_ledger_matches_balance, error_codes
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+CHAT_URL = reverse("chat")
+BODY = {"message": "Hello"}
+
+
+def chat(client, key, body=BODY):
+    return client.post(CHAT_URL, body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+
+def charges(user) -> int:
+    return TokenTransaction.objects.filter(user=user, kind="chat_charge").count()
+
+
+def test_a_retry_gets_the_first_response_and_is_not_charged_again(auth_client, user):
+    first = chat(auth_client, "key-1")
+    retry = chat(auth_client, "key-1")
+
+    assert first.status_code == retry.status_code == HTTPStatus.CREATED
+    assert retry.json() == first.json()
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert charges(user) == 1
+    assert Exchange.objects.count() == 1
+    user.refresh_from_db()
+    assert user.tokens == 3900
+    assert_ledger_matches_balance(user)
+
+
+def test_key_order_and_spacing_of_the_body_do_not_matter(auth_client, user):
+    chat(auth_client, "key-1", {"message": "Hi", "conversation": None})
+
+    retry = auth_client.post(
+        CHAT_URL,
+        '{ "conversation" : null , "message" : "Hi" }',
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="key-1",
+    )
+
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert charges(user) == 1
+
+
+def test_the_same_key_with_another_body_is_422(auth_client, user):
+    chat(auth_client, "key-1")
+
+    response = chat(auth_client, "key-1", {"message": "Something else"})
+
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert response.json()["errors"] == [
+        {"code": "idempotency_key_reused", "detail": IDEMPOTENCY_KEY_REUSED, "attr": None}
+    ]
+    assert charges(user) == 1
+
+
+def test_a_retry_while_the_first_request_runs_is_409(auth_client, user):
+    # What the first request leaves while it runs: its claim, no response yet.
+    IdempotencyKey.objects.create(user=user, key="key-1", fingerprint=request_fingerprint(BODY))
+
+    response = chat(auth_client, "key-1")
+
+    assert response.status_code == HTTPStatus.CONFLICT
+    assert response.json()["errors"] == [
+        {"code": "idempotency_key_in_progress", "detail": IDEMPOTENCY_KEY_IN_PROGRESS, "attr": None}
+    ]
+    assert charges(user) == 0
+
+
+def test_a_claim_abandoned_by_a_dead_request_is_taken_over(auth_client, user, settings):
+    # A request that died before committing charged nothing; after the lock
+    # time its claim may be taken over.
+    stale = timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_LOCK_SECONDS + 1)
+    IdempotencyKey.objects.create(
+        user=user, key="key-1", fingerprint=request_fingerprint(BODY), created_at=stale
+    )
+
+    response = chat(auth_client, "key-1")
+
+    assert response.status_code == HTTPStatus.CREATED
+    assert "Idempotent-Replayed" not in response.headers
+    assert chat(auth_client, "key-1").headers["Idempotent-Replayed"] == "true"
+    assert charges(user) == 1
+
+
+def test_keys_belong_to_one_user(auth_client, user, make_auth_client):
+    other = UserFactory()
+
+    chat(auth_client, "shared-key")
+    response = chat(make_auth_client(other), "shared-key")
+
+    assert response.status_code == HTTPStatus.CREATED
+    assert "Idempotent-Replayed" not in response.headers
+    assert charges(user) == charges(other) == 1
+
+
+def test_a_failed_request_releases_its_key(make_auth_client):
+    poor = UserFactory(balance=0)
+    client = make_auth_client(poor)
+
+    refused = chat(client, "key-1")
+    tokens_adjust(user=poor, amount=100, kind=TokenTransaction.Kind.ADMIN_ADJUSTMENT)
+    retried = chat(client, "key-1")
+
+    assert refused.status_code == HTTPStatus.PAYMENT_REQUIRED
+    assert retried.status_code == HTTPStatus.CREATED
+    assert "Idempotent-Replayed" not in retried.headers
+    assert charges(poor) == 1
+    assert_ledger_matches_balance(poor)
+
+
+def test_an_expired_key_runs_again(auth_client, user, settings):
+    chat(auth_client, "key-1")
+    expired = timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_SECONDS + 1)
+    IdempotencyKey.objects.update(created_at=expired)
+
+    response = chat(auth_client, "key-1")
+
+    assert response.status_code == HTTPStatus.CREATED
+    assert "Idempotent-Replayed" not in response.headers
+    assert charges(user) == 2
+
+
+@pytest.mark.parametrize("key", ["", "k" * 256])
+def test_a_key_of_the_wrong_length_is_400(auth_client, user, key):
+    response = chat(auth_client, key)
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert error_codes(response) == [("Idempotency-Key", "invalid")]
+    assert charges(user) == 0
+
+
+def test_a_key_of_255_characters_is_accepted(auth_client):
+    assert chat(auth_client, "k" * 255).status_code == HTTPStatus.CREATED
+
+
+def test_an_invalid_body_with_a_key_stores_nothing(auth_client, user):
+    response = chat(auth_client, "key-1", {"message": ""})
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert not IdempotencyKey.objects.exists()
+
+
+def test_purge_removes_only_expired_keys(user, settings):
+    expired = timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_SECONDS + 1)
+    IdempotencyKey.objects.create(user=user, key="old", fingerprint="x", created_at=expired)
+    IdempotencyKey.objects.create(user=user, key="new", fingerprint="x")
+
+    call_command("purge_idempotency_keys")
+
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]
