@@ -8,13 +8,10 @@ user's ledger always sums to their balance.
 
 import uuid
 from dataclasses import dataclass
-from typing import Any, cast
+from functools import cache
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Field, QuerySet
-from django.db.models.expressions import Combinable
-from django.db.models.sql import UpdateQuery
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import Truncator
 
@@ -95,31 +92,30 @@ def _conversation_touch(*, user: User, conversation_id: uuid.UUID) -> None:
 def _balance_apply(*, user: User, amount: int) -> int:
     """Apply a signed change to the balance atomically; return the new balance.
 
-    The guard `tokens >= <what is taken>` sits in the WHERE clause and the new
-    value is computed by the database (F), so two requests can never both
-    spend the same tokens. RETURNING hands back the new balance in the same
-    statement, where a follow-up SELECT would cost a round trip.
+    One statement does it all: the guard `tokens >= <what is taken>` sits in
+    the WHERE clause and the database computes the new value (what
+    `filter(tokens__gte=...).update(tokens=F("tokens") + amount)` compiles
+    to), so two requests can never both spend the same tokens. RETURNING
+    hands back the new balance, where a follow-up SELECT would cost a round
+    trip. No row updated means the balance was short.
     """
-    queryset = User.objects.filter(pk=user.pk, tokens__gte=max(-amount, 0))
-    new_balance = _update_returning(queryset, field="tokens", value=F("tokens") + amount)
-    if new_balance is None:
-        raise InsufficientTokens
-    return new_balance
-
-
-def _update_returning(queryset: QuerySet[User], *, field: str, value: Combinable) -> int | None:
-    """`queryset.update(field=value)` that returns the updated row's new value.
-
-    Django's update() returns only a row count. This builds the very same
-    UPDATE through the ORM and appends RETURNING (PostgreSQL, SQLite 3.35+).
-    """
-    query = cast(UpdateQuery, queryset.query.chain(UpdateQuery))
-    query.add_update_values({field: value})
-    compiler = query.get_compiler(queryset.db)
-    sql, params = compiler.as_sql()
-    model_field = cast("Field[Any, Any]", queryset.model._meta.get_field(field))
-    column = compiler.quote_name_unless_alias(model_field.column)
-    with compiler.connection.cursor() as cursor:
-        cursor.execute(f"{sql} RETURNING {column}", params)
+    pk = User._meta.pk.get_db_prep_value(user.pk, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_debit_sql(connection.vendor), [amount, pk, max(-amount, 0)])
         row = cursor.fetchone()
-    return None if row is None else int(row[0])
+    if row is None:
+        raise InsufficientTokens
+    return int(row[0])
+
+
+@cache
+def _debit_sql(vendor: str) -> str:
+    # Written once, from the model's own names: compiling the equivalent ORM
+    # update on every chat cost more than running it.
+    quote = connection.ops.quote_name
+    table, pk = quote(User._meta.db_table), quote(User._meta.pk.column)
+    tokens = quote(User._meta.get_field("tokens").column)
+    return (
+        f"UPDATE {table} SET {tokens} = {tokens} + %s "  # noqa: S608 (names from _meta)
+        f"WHERE {pk} = %s AND {tokens} >= %s RETURNING {tokens}"
+    )
