@@ -39,6 +39,15 @@ serve: install ## Production mode: gunicorn (WEB_CONCURRENCY, GUNICORN_THREADS),
 	$(SERVE_ENV) $(PY) manage.py collectstatic --no-input -v0
 	$(SERVE_ENV) $(PY) -m gunicorn --config config/gunicorn.py
 
+$(VENV)/.bench-installed: $(INSTALLED) requirements/bench.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/bench.txt
+	touch $@
+
+.PHONY: bench
+bench: $(VENV)/.bench-installed ## Load test vs the bare reference app; writes docs/benchmarks.md
+	@command -v wrk >/dev/null || { echo "Installing wrk"; apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+	$(PY) -m tests.bench.run $(BENCH_ARGS)
+
 .PHONY: superuser
 superuser: install ## Create an admin account for /admin/
 	$(DEV) $(PY) manage.py migrate --no-input

@@ -1,0 +1,205 @@
+"""Turns a `make bench` run into docs/benchmarks.md and its chart."""
+
+from pathlib import Path
+from typing import Any
+
+RATIO_TARGET = 0.4
+P99_TARGET = 3.0
+HISTORY_TARGET = 1.5
+
+
+def render(
+    *,
+    runs: list[Any],
+    history: dict[str, dict[int, Any]],
+    billing: dict[str, dict[str, Any]],
+    failures: list[str],
+    chart: Path,
+    setup: dict[str, str],
+) -> str:
+    _chart(runs, chart)
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (tests/bench/run.py); do not edit by hand. What the",
+        "numbers mean, and where the time goes, is in [performance.md](performance.md).",
+        "",
+        *(f"- **{key}**: {value}" for key, value in setup.items()),
+        "",
+        "*ours* is this project under `make serve`'s gunicorn configuration; *bare* is",
+        "../shared/bench/limit_app.py, the same SQL and JWT check with no framework, under",
+        "the same gunicorn settings in the same run. Ratio = ours / bare throughput.",
+        "",
+        f"![Throughput, ours and bare]({chart.name})",
+        "",
+        "## Targets",
+        "",
+        "| Target | Database | Measured | Met |",
+        "| --- | --- | --- | --- |",
+        *_targets(runs, history, billing, failures),
+        "",
+    ]
+    for database in dict.fromkeys(r.database for r in runs):
+        lines += [f"## {_title(database)}", "", *_table(runs, database), ""]
+    lines += [
+        "## History page at 1,000 and 1,000,000 stored exchanges",
+        "",
+        "First page of `GET /api/v1/chats/` for a user with 1,000 and one with 1,000,000",
+        "exchanges, 16 connections.",
+        "",
+        "| Database | Exchanges | req/s | p50 ms | p95 ms | p99 ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for database, sizes in history.items():
+        for size, run in sizes.items():
+            lines.append(
+                f"| {_title(database)} | {size:,} | {run.rps:,.0f} | {run.p50_ms:.2f} "
+                f"| {run.p95_ms:.2f} | {run.p99_ms:.2f} |"
+            )
+    lines += [
+        "",
+        "## Billing after the run",
+        "",
+        "Every chat the benchmark sent, checked in the database afterwards.",
+        "",
+        "| Database | chats answered 201 (wrk) | exchanges stored | ledger charges "
+        "| tokens charged | tokens gone from balances | every ledger = balance |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for database, b in billing.items():
+        lines.append(
+            f"| {_title(database)} | {b['successful_chats']:,} | {b['exchanges']:,} "
+            f"| {b['charges']:,} | {b['tokens_charged']:,} | {b['tokens_spent']:,} "
+            f"| {'yes' if b['ledgers_match'] else 'NO'} |"
+        )
+    lines += [
+        "",
+        "wrk stops counting at the deadline while a few requests are still in flight, so",
+        "it can count slightly fewer 201s than the database stored; what must agree",
+        "exactly is the database: exchanges, charges and balances.",
+        "",
+    ]
+    if failures:
+        lines += ["## Problems in this run", "", *(f"- {f}" for f in failures), ""]
+    return "\n".join(lines)
+
+
+def _targets(
+    runs: list[Any],
+    history: dict[str, dict[int, Any]],
+    billing: dict[str, dict[str, Any]],
+    failures: list[str],
+) -> list[str]:
+    rows = []
+    for database in dict.fromkeys(r.database for r in runs):
+        for endpoint in ("GET /api/v1/balance/", "POST /api/v1/chat/"):
+            ratios = [
+                _ratio(runs, database, endpoint, c) for c in sorted({r.connections for r in runs})
+            ]
+            worst = min(ratios)
+            shown = ", ".join(f"{r:.2f}" for r in ratios)
+            rows.append(
+                f"| `{endpoint}` throughput >= {RATIO_TARGET} x bare | {_title(database)} "
+                f"| {shown} (16, 64 connections) | {_met(worst >= RATIO_TARGET)} |"
+            )
+        ours = _find(runs, database, "ours", "POST /api/v1/chat/", 16)
+        bare = _find(runs, database, "bare", "POST /api/v1/chat/", 16)
+        p99 = ours.p99_ms / bare.p99_ms
+        rows.append(
+            f"| chat p99 at 16 connections <= {P99_TARGET} x bare | {_title(database)} "
+            f"| {ours.p99_ms:.1f} ms vs {bare.p99_ms:.1f} ms = {p99:.2f} x "
+            f"| {_met(p99 <= P99_TARGET)} |"
+        )
+        small, large = history[database][1_000], history[database][1_000_000]
+        growth = large.p50_ms / small.p50_ms
+        rows.append(
+            f"| history page at 1M <= {HISTORY_TARGET} x at 1k (p50) | {_title(database)} "
+            f"| {large.p50_ms:.2f} ms vs {small.p50_ms:.2f} ms = {growth:.2f} x "
+            f"| {_met(growth <= HISTORY_TARGET)} |"
+        )
+    errors = sum(r.non_2xx + r.socket_errors for r in runs)
+    rows.append(f"| no errors, no 5xx | all | {errors} non-2xx responses | {_met(errors == 0)} |")
+    billing_ok = not any("mismatch" in f for f in failures)
+    rows.append(
+        f"| zero billing mismatches | all | see below | {_met(billing_ok and bool(billing))} |"
+    )
+    return rows
+
+
+def _table(runs: list[Any], database: str) -> list[str]:
+    rows = [
+        "| Endpoint | Conn. | ours req/s | bare req/s | ratio | ours p50 / p95 / p99 ms "
+        "| bare p50 / p95 / p99 ms |",
+        "| --- | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for run in runs:
+        if run.database != database or run.app != "ours":
+            continue
+        bare = _find(runs, database, "bare", run.endpoint, run.connections, required=False)
+        if bare:
+            versus = (
+                f"{bare.rps:,.0f} | {run.rps / bare.rps:.2f} "
+                f"| {run.p50_ms:.1f} / {run.p95_ms:.1f} / {run.p99_ms:.1f} "
+                f"| {bare.p50_ms:.1f} / {bare.p95_ms:.1f} / {bare.p99_ms:.1f}"
+            )
+        else:
+            versus = f"n/a | n/a | {run.p50_ms:.1f} / {run.p95_ms:.1f} / {run.p99_ms:.1f} | n/a"
+        rows.append(f"| `{run.endpoint}` | {run.connections} | {run.rps:,.0f} | {versus} |")
+    return rows
+
+
+def _chart(runs: list[Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    compared = [r for r in runs if r.app == "ours" and not r.endpoint.endswith("chats/")]
+    labels = [
+        f"{_title(r.database)}\n{r.endpoint.split()[1].strip('/').split('/')[-1]} c={r.connections}"
+        for r in compared
+    ]
+    ours = [r.rps for r in compared]
+    bare = [_find(runs, r.database, "bare", r.endpoint, r.connections).rps for r in compared]
+    figure, axes = plt.subplots(figsize=(10, 4.5), dpi=100)
+    positions = range(len(compared))
+    axes.bar([p - 0.2 for p in positions], bare, width=0.4, label="bare WSGI app", color="#bbb")
+    axes.bar([p + 0.2 for p in positions], ours, width=0.4, label="this API", color="#2a7ab9")
+    for p, (o, b) in enumerate(zip(ours, bare, strict=True)):
+        axes.annotate(f"{o / b:.2f}x", (p + 0.2, o), ha="center", va="bottom", fontsize=8)
+    axes.set_xticks(list(positions), labels, fontsize=8)
+    axes.set_ylabel("requests per second")
+    axes.set_title("Throughput: this API vs the bare reference app (same server settings)")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def _find(
+    runs: list[Any], database: str, app: str, endpoint: str, connections: int, required: bool = True
+) -> Any:
+    for run in runs:
+        if (run.database, run.app, run.endpoint, run.connections) == (
+            database,
+            app,
+            endpoint,
+            connections,
+        ):
+            return run
+    if required:
+        raise LookupError((database, app, endpoint, connections))
+    return None
+
+
+def _ratio(runs: list[Any], database: str, endpoint: str, connections: int) -> float:
+    ours = _find(runs, database, "ours", endpoint, connections)
+    return float(ours.rps / _find(runs, database, "bare", endpoint, connections).rps)
+
+
+def _met(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def _title(database: str) -> str:
+    return {"sqlite": "SQLite", "postgres": "PostgreSQL"}[database]

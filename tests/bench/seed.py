@@ -1,0 +1,93 @@
+"""Seed a benchmark database (run by tests/bench/run.py, inside Django).
+
+usage: python -m tests.bench.seed USERS BALANCE TOKENS_FILE HISTORY_TOKENS_FILE
+
+Creates USERS users holding BALANCE tokens (each with its ledger row) and
+writes their access tokens, one per line; then two history users with 1,000
+and 1,000,000 stored exchanges, whose tokens go to HISTORY_TOKENS_FILE.
+"""
+
+import sys
+
+import django
+
+django.setup()
+
+from django.db import connection, transaction  # noqa: E402
+from rest_framework_simplejwt.tokens import AccessToken  # noqa: E402
+
+from conversations.models import Conversation, Exchange, TokenTransaction  # noqa: E402
+from conversations.services import tokens_adjust  # noqa: E402
+from users.models import User  # noqa: E402
+
+HISTORY_SIZES = (1_000, 1_000_000)
+
+
+def seed_users(count: int, balance: int) -> list[str]:
+    tokens = []
+    for i in range(count):
+        user = User(username=f"bench{i}")
+        user.set_unusable_password()
+        with transaction.atomic():
+            user.save()
+            tokens_adjust(
+                user=user, amount=balance, kind=TokenTransaction.Kind.ADMIN_ADJUSTMENT, note="bench"
+            )
+        tokens.append(str(AccessToken.for_user(user)))
+    return tokens
+
+
+def seed_history(size: int) -> str:
+    """A user with `size` exchanges in one conversation, inserted by the database itself.
+
+    Read-only data for the history page: these exchanges have no charges.
+    """
+    user = User(username=f"history{size}")
+    user.set_unusable_password()
+    user.save()
+    conversation = Conversation.objects.create(user=user, title="history")
+    pk = User._meta.pk
+    user_id = pk.get_db_prep_value(user.pk, connection)
+    conversation_id = Conversation._meta.pk.get_db_prep_value(conversation.pk, connection)
+    table = Exchange._meta.db_table
+    columns = "id, conversation_id, user_id, message, response, tokens_charged, created_at"
+    if connection.vendor == "postgresql":
+        sql = (
+            f"INSERT INTO {table} ({columns}) "  # noqa: S608 (our own names)
+            "SELECT (lpad(to_hex(%s), 8, '0') || lpad(to_hex(x), 24, '0'))::uuid, "
+            "%s, %s, 'm' || x, 'r' || x, 100, now() FROM generate_series(1, %s) AS x"
+        )
+    else:
+        sql = (
+            f"INSERT INTO {table} ({columns}) "  # noqa: S608 (our own names)
+            "WITH RECURSIVE seq(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM seq WHERE x < %s) "
+            "SELECT printf('%%08x%%024x', %s, x), %s, %s, 'm' || x, 'r' || x, 100, "
+            "strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now') FROM seq"
+        )
+    # Ids: the size, then a counter; unique across both history users.
+    params = (
+        [size, conversation_id, user_id, size]
+        if connection.vendor == "postgresql"
+        else [size, size, conversation_id, user_id]
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    # Settle the database after a million-row insert, so the measurements do
+    # not pay for it: fresh planner statistics, or SQLite's WAL folded back.
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {table}")
+        else:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return str(AccessToken.for_user(user))
+
+
+def main(count: int, balance: int, tokens_file: str, history_file: str) -> None:
+    with open(tokens_file, "w") as out:
+        out.write("\n".join(seed_users(count, balance)) + "\n")
+    with open(history_file, "w") as out:
+        out.write("\n".join(seed_history(size) for size in HISTORY_SIZES) + "\n")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4])
