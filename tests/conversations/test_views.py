@@ -2,6 +2,8 @@ import uuid
 from http import HTTPStatus
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from conversations.exceptions import CONVERSATION_NOT_FOUND, INSUFFICIENT_TOKENS, MESSAGE_REQUIRED
@@ -169,13 +171,47 @@ def test_chat_with_a_malformed_conversation_id_is_400(auth_client, conversation)
     assert error_codes(response)[0][0] == "conversation"
 
 
-def test_chat_runs_a_bounded_number_of_queries(auth_client, django_assert_max_num_queries):
-    # User lookup, debit, conversation, exchange, ledger row (+ transaction
-    # control statements): the same whatever the history holds.
-    with django_assert_max_num_queries(7):
-        first = chat(auth_client, "one")
-    with django_assert_max_num_queries(7):
-        chat(auth_client, "two", conversation=first.json()["conversation"])
+def statements(queries) -> list[str]:
+    """The SQL a request ran, as "VERB table", without transaction control."""
+    found = []
+    for query in queries.captured_queries:
+        words = query["sql"].replace('"', "").split()
+        verb = words[0]
+        if verb in {"SAVEPOINT", "RELEASE", "BEGIN", "COMMIT"}:
+            continue
+        table = words[
+            words.index("FROM" if verb == "SELECT" else "INTO" if verb == "INSERT" else verb) + 1
+        ]
+        found.append(f"{verb} {table}")
+    return found
+
+
+def test_a_new_chat_runs_only_the_minimum(auth_client):
+    with CaptureQueriesContext(connection) as queries:
+        chat(auth_client, "one")
+
+    assert statements(queries) == [
+        "SELECT users_user",  # authentication
+        "UPDATE users_user",  # the debit, returning the new balance
+        "INSERT conversations_conversation",
+        "INSERT conversations_exchange",
+        "INSERT conversations_tokentransaction",
+    ]
+
+
+def test_a_chat_in_a_conversation_runs_only_the_minimum(auth_client):
+    conversation = chat(auth_client, "one").json()["conversation"]
+
+    with CaptureQueriesContext(connection) as queries:
+        chat(auth_client, "two", conversation=conversation)
+
+    assert statements(queries) == [
+        "SELECT users_user",
+        "UPDATE conversations_conversation",  # ownership check and last activity, in one
+        "UPDATE users_user",
+        "INSERT conversations_exchange",
+        "INSERT conversations_tokentransaction",
+    ]
 
 
 # --- Authentication on every chat endpoint ---------------------------------
