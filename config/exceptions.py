@@ -1,19 +1,31 @@
 """The exception handler: every error leaves in the drf-standardized-errors shape."""
 
+from django.core.exceptions import RequestDataTooBig
 from drf_standardized_errors.handler import ExceptionHandler as StandardizedExceptionHandler
-from rest_framework import exceptions
-from rest_framework_simplejwt.exceptions import InvalidToken
+from rest_framework import exceptions, status
+
+REQUEST_TOO_LARGE = "Request body too large"
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = REQUEST_TOO_LARGE
+    default_code = "request_too_large"
 
 
 class ExceptionHandler(StandardizedExceptionHandler):
     def convert_known_exceptions(self, exc: Exception) -> Exception:
-        if isinstance(exc, InvalidToken) and isinstance(exc.detail, dict):
-            # SimpleJWT's detail is a dict (detail, code, per-token-type
+        if isinstance(exc, RequestDataTooBig):
+            # Django refuses bodies over DATA_UPLOAD_MAX_MEMORY_SIZE; that is
+            # the client's doing, not a server error.
+            return RequestTooLarge()
+        if isinstance(exc, exceptions.AuthenticationFailed) and isinstance(exc.detail, dict):
+            # SimpleJWT's details are dicts (detail, code, per-token-type
             # messages) that would be flattened into several errors; clients
-            # need one error with the stable code `token_not_valid`.
+            # need one error with one stable code.
             flat = exceptions.AuthenticationFailed(
-                detail=str(exc.detail.get("detail", InvalidToken.default_detail)),
-                code=InvalidToken.default_code,
+                str(exc.detail.get("detail", exc.default_detail)),
+                code=str(exc.detail.get("code", exc.default_code)),
             )
             flat.auth_header = getattr(exc, "auth_header", None)  # type: ignore[attr-defined]
             return flat

@@ -16,4 +16,7 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # Keep-alive lets a load balancer or client reuse connections.
 keepalive = 5
 accesslog = os.environ.get("ACCESS_LOG", "-") or None
+# Load the app once, in the master: a configuration error (no SECRET_KEY, say)
+# stops the server with its message instead of workers dying in a loop.
+preload_app = True
 errorlog = "-"

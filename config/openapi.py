@@ -1,13 +1,32 @@
-"""OpenAPI pieces shared by the apps: error shapes drf-standardized-errors lacks."""
+"""OpenAPI pieces shared by the apps: the schema class and error shapes."""
 
+from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAutoSchema
 from drf_standardized_errors.openapi_serializers import ClientErrorEnum
 from rest_framework import serializers
 
+BODYLESS_METHODS = {"GET", "HEAD", "DELETE", "OPTIONS"}
 
-def _client_error_response(status: int, codes: list[str]) -> type[serializers.Serializer]:
+
+class AutoSchema(StandardizedErrorsAutoSchema):
+    """drf-standardized-errors' schema, without body errors on operations that read no body.
+
+    Its defaults document a parse error and a 415 on every operation; ours
+    only read a body on POST.
+    """
+
+    def _should_add_parse_error_response(self) -> bool:
+        return self.method not in BODYLESS_METHODS and super()._should_add_parse_error_response()
+
+    def _should_add_http415_error_response(self) -> bool:
+        return self.method not in BODYLESS_METHODS and super()._should_add_http415_error_response()
+
+
+def _client_error_response(
+    status: int, codes: list[str], name: str = ""
+) -> type[serializers.Serializer]:
     """The error body for a status whose errors carry one of `codes`."""
     error = type(
-        f"Error{status}Serializer",
+        f"Error{status}{name}Serializer",
         (serializers.Serializer,),
         {
             "code": serializers.ChoiceField(choices=codes),
@@ -16,7 +35,7 @@ def _client_error_response(status: int, codes: list[str]) -> type[serializers.Se
         },
     )
     return type(
-        f"ErrorResponse{status}Serializer",
+        f"ErrorResponse{status}{name}Serializer",
         (serializers.Serializer,),
         {
             "type": serializers.ChoiceField(choices=ClientErrorEnum.choices),
@@ -28,3 +47,8 @@ def _client_error_response(status: int, codes: list[str]) -> type[serializers.Se
 ErrorResponse402Serializer = _client_error_response(402, ["insufficient_tokens"])
 ErrorResponse409Serializer = _client_error_response(409, ["idempotency_key_in_progress"])
 ErrorResponse422Serializer = _client_error_response(422, ["idempotency_key_reused"])
+# 401s: what authenticated operations answer, and what the two public
+# token operations answer instead.
+ErrorResponse401Serializer = _client_error_response(401, ["not_authenticated", "token_not_valid"])
+ErrorResponse401LoginSerializer = _client_error_response(401, ["invalid_credentials"], "Login")
+ErrorResponse401TokenSerializer = _client_error_response(401, ["token_not_valid"], "Token")

@@ -110,6 +110,8 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 X_FRAME_OPTIONS = "DENY"
+# Load balancers probe health over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
 
 # --- Database ---------------------------------------------------------------
 
@@ -182,12 +184,15 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "config.pagination.CursorPagination",
-    "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
+
+# A chat message is at most a few KB; larger bodies get 413 before parsing.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BODY_BYTES", default=256 * 1024)
 
 API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=20)
 API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=100)
@@ -196,7 +201,8 @@ API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=100)
 # can occur (402 is documented on the chat operation itself).
 DRF_STANDARDIZED_ERRORS = {
     "EXCEPTION_HANDLER_CLASS": "config.exceptions.ExceptionHandler",
-    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "415", "500"],
+    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "406", "415", "500"],
+    "ERROR_SCHEMAS": {"401": "config.openapi.ErrorResponse401Serializer"},
 }
 
 # --- JWT --------------------------------------------------------------------
@@ -208,7 +214,6 @@ SIMPLE_JWT = {
     ),
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
-    "UPDATE_LAST_LOGIN": True,
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
 
@@ -236,7 +241,6 @@ SPECTACULAR_SETTINGS = {
             "ValidationErrorEnum",
             "ClientErrorEnum",
             "ServerErrorEnum",
-            "ErrorCode401Enum",
             "ErrorCode403Enum",
             "ErrorCode404Enum",
             "ErrorCode405Enum",
@@ -254,6 +258,9 @@ SPECTACULAR_SETTINGS = {
 SIGNUP_TOKENS = env.int("SIGNUP_TOKENS", default=4000)
 CHAT_MESSAGE_COST = env.int("CHAT_MESSAGE_COST", default=100)
 MAX_MESSAGE_CHARS = env.int("MAX_MESSAGE_CHARS", default=4000)
+for _name, _minimum in (("SIGNUP_TOKENS", 0), ("CHAT_MESSAGE_COST", 1), ("MAX_MESSAGE_CHARS", 1)):
+    if globals()[_name] < _minimum:
+        _refuse_to_start(f"{_name} must be at least {_minimum}.")
 AI_PROVIDER = env.str("AI_PROVIDER", default="echo")
 
 # --- Logging ----------------------------------------------------------------

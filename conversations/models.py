@@ -71,9 +71,9 @@ class TokenTransaction(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="token_transactions"
     )
-    amount = models.IntegerField(help_text="Signed: negative for a charge.")
+    amount = models.BigIntegerField(help_text="Signed: negative for a charge.")
     kind = models.CharField(max_length=32, choices=Kind.choices)
-    balance_after = models.IntegerField()
+    balance_after = models.BigIntegerField()
     # The ledger outlives a deleted conversation: the charge still happened.
     exchange = models.ForeignKey(
         Exchange,

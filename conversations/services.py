@@ -13,7 +13,6 @@ from functools import cache
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.text import Truncator
 
 from conversations.exceptions import ConversationNotFound, InsufficientTokens
 from conversations.models import Conversation, Exchange, TokenTransaction
@@ -41,9 +40,7 @@ def chat_send(*, user: User, message: str, conversation_id: uuid.UUID | None = N
         _conversation_touch(user=user, conversation_id=conversation_id)
     remaining = _balance_apply(user=user, amount=-cost)
     if conversation_id is None:
-        conversation_id = Conversation.objects.create(
-            user=user, title=Truncator(message).chars(TITLE_MAX_CHARS)
-        ).id
+        conversation_id = Conversation.objects.create(user=user, title=_title(message)).id
     exchange = Exchange.objects.create(
         conversation_id=conversation_id,
         user=user,
@@ -62,6 +59,14 @@ def chat_send(*, user: User, message: str, conversation_id: uuid.UUID | None = N
     return ChatResult(exchange=exchange, remaining_tokens=remaining)
 
 
+def _title(message: str) -> str:
+    # Cut by code points, not by what Truncator counts as characters: a
+    # letter with thousands of combining marks must still fit the column.
+    if len(message) <= TITLE_MAX_CHARS:
+        return message
+    return message[: TITLE_MAX_CHARS - 1].rstrip() + "…"
+
+
 @transaction.atomic
 def tokens_adjust(*, user: User, amount: int, kind: str, note: str = "") -> TokenTransaction:
     """Add (amount > 0) or remove (amount < 0) tokens, with its ledger row.
@@ -75,8 +80,14 @@ def tokens_adjust(*, user: User, amount: int, kind: str, note: str = "") -> Toke
     )
 
 
+@transaction.atomic
 def conversation_delete(*, conversation: Conversation) -> None:
-    """Delete a conversation and its exchanges; their ledger rows stay."""
+    """Delete a conversation and its exchanges; their ledger rows stay.
+
+    The row lock makes a chat being added to it either finish first (and be
+    deleted with it) or wait and find it gone (404).
+    """
+    Conversation.objects.select_for_update().filter(pk=conversation.pk).exists()
     conversation.delete()
 
 

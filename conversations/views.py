@@ -4,7 +4,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_standardized_errors.openapi_serializers import ValidationErrorResponseSerializer
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -147,7 +148,17 @@ class ConversationDetailView(generics.RetrieveDestroyAPIView[Conversation]):
         services.conversation_delete(conversation=instance)
 
 
-@extend_schema(tags=["chat"], summary="Chat history", parameters=[ExchangeListFilterSerializer])
+@extend_schema(
+    tags=["chat"],
+    summary="Chat history",
+    parameters=[ExchangeListFilterSerializer],
+    responses={
+        200: ExchangeSerializer(many=True),
+        400: OpenApiResponse(
+            ValidationErrorResponseSerializer, description="`conversation` is not a valid id."
+        ),
+    },
+)
 class ExchangeListView(generics.ListAPIView[Exchange]):
     """The caller's exchanges, newest first; `?conversation=<id>` narrows to one."""
 

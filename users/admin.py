@@ -10,7 +10,7 @@ from django.template.response import TemplateResponse
 from conversations.exceptions import InsufficientTokens
 from conversations.models import TokenTransaction
 from conversations.services import tokens_adjust
-from users.forms import TokenAdjustmentForm
+from users.forms import TokenAdjustmentForm, UserChangeForm, UserCreationForm
 from users.models import User
 
 
@@ -23,8 +23,10 @@ class UserAdmin(DjangoUserAdmin):
         ("Tokens", {"fields": ("tokens",)}),
     )
     actions = ("adjust_tokens",)
+    form = UserChangeForm
+    add_form = UserCreationForm
 
-    @admin.action(description="Adjust token balance of selected users")
+    @admin.action(description="Adjust token balance of selected users", permissions=["change"])
     def adjust_tokens(
         self, request: HttpRequest, queryset: QuerySet[User]
     ) -> TemplateResponse | None:

@@ -1,8 +1,11 @@
 """Admin forms."""
 
 from django import forms
+from django.contrib.auth import forms as auth_forms
 
-# Generous, but far from the integer column's limit.
+from users.models import User, username_key
+
+# Generous; the 64-bit balance column is far beyond any sum of these.
 MAX_ADJUSTMENT = 1_000_000_000
 
 
@@ -19,3 +22,32 @@ class TokenAdjustmentForm(forms.Form):
         if amount == 0:
             raise forms.ValidationError("Enter a non-zero amount.")
         return amount
+
+
+USERNAME_TAKEN_IN_ANY_CASE = "A user with that username already exists (letter case aside)."
+
+
+class UsernameKeyUniqueMixin(forms.ModelForm):
+    """Usernames are unique in any letter case: say so on the form, not with a 500."""
+
+    def clean_username(self) -> str:
+        username: str = self.cleaned_data["username"]
+        clash = User.objects.filter(username_key=username_key(username))
+        if self.instance.pk:
+            clash = clash.exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise forms.ValidationError(USERNAME_TAKEN_IN_ANY_CASE, code="unique")
+        return username
+
+
+# The admin picks the fields from its fieldsets; Meta only names the model.
+class UserCreationForm(UsernameKeyUniqueMixin, auth_forms.AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("username",)
+
+
+class UserChangeForm(UsernameKeyUniqueMixin, auth_forms.UserChangeForm):
+    class Meta:
+        model = User
+        fields = ("username",)

@@ -32,7 +32,8 @@ class User(AbstractUser):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    tokens = models.IntegerField(default=0)
+    # 64-bit: no grant or adjustment can overflow it.
+    tokens = models.BigIntegerField(default=0)
     # Derived from `username` on every save; its unique index is what makes
     # usernames unique in any letter case.
     username_key = models.TextField(unique=True, editable=False)

@@ -28,9 +28,21 @@ class UsernameField(StrictCharField):
     def to_internal_value(self, data: Any) -> str:
         return User.normalize_username(super().to_internal_value(data))
 
+    def run_validators(self, value: Any) -> None:
+        super().run_validators(value)
+        # Here rather than in `validators`, where the schema would publish its
+        # regex as an ASCII-only pattern (\w is ASCII in ECMAScript).
+        try:
+            UnicodeUsernameValidator()(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(get_error_detail(exc)) from exc
+
 
 class RegisterInputSerializer(serializers.Serializer):
-    username = UsernameField(max_length=USERNAME_MAX_CHARS, validators=[UnicodeUsernameValidator()])
+    username = UsernameField(
+        max_length=USERNAME_MAX_CHARS,
+        help_text="Letters (any script), digits and @ . + - _; unique in any letter case.",
+    )
     password = StrictCharField(max_length=PASSWORD_MAX_CHARS, trim_whitespace=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Writes for accounts: registration, log-in, token refresh and log-out."""
 
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -7,14 +8,16 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.models import update_last_login
 from django.db import IntegrityError, transaction
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
-from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from conversations.models import TokenTransaction
 from conversations.services import tokens_adjust
 from users.exceptions import InvalidCredentials, UsernameTaken
 from users.models import User
+from users.selectors import user_get_by_id
 
 
 @dataclass(frozen=True)
@@ -66,24 +69,58 @@ def user_login(*, username: str, password: str) -> LoginResult:
 
 def user_logout(*, user: User, refresh: str) -> None:
     """Blacklist one of the caller's refresh tokens."""
-    try:
-        token = RefreshToken(refresh)  # type: ignore[arg-type]
-    except TokenError as exc:
-        raise InvalidToken(exc.args[0]) from exc
+    token = _refresh_token(refresh)
     if token.get(jwt_settings.USER_ID_CLAIM) != str(user.pk):
         raise InvalidToken("Token does not belong to this user")
     token.blacklist()
 
 
 def token_refresh(*, refresh: str) -> dict[str, str]:
-    """Rotate a refresh token: a new pair, and the presented one blacklisted."""
-    # simplejwt's serializer holds the rotation rules; we only map its
-    # failures (including a token whose user is gone) to a 401.
-    serializer = TokenRefreshSerializer(data={"refresh": refresh})
+    """Rotate a refresh token: a new pair, and the presented token spent.
+
+    Spending is one INSERT into the blacklist, whose unique index lets only
+    one of several simultaneous refreshes with the same token win; the others
+    get 401, so a copied refresh token cannot fork a session.
+    """
+    token = _refresh_token(refresh)
+    user = _token_user(token)
+    jti = token[jwt_settings.JTI_CLAIM]
     try:
-        serializer.is_valid(raise_exception=True)
+        with transaction.atomic():
+            spent, _ = OutstandingToken.objects.get_or_create(
+                jti=jti,
+                defaults={
+                    "user": user,
+                    "token": refresh,
+                    "expires_at": datetime_from_epoch(token["exp"]),
+                },
+            )
+            BlacklistedToken.objects.create(token=spent)
+            token.set_jti()
+            token.set_exp()
+            token.set_iat()
+            OutstandingToken.objects.create(
+                user=user,
+                jti=token[jwt_settings.JTI_CLAIM],
+                token=str(token),
+                created_at=token.current_time,
+                expires_at=datetime_from_epoch(token["exp"]),
+            )
+    except IntegrityError as exc:
+        raise InvalidToken("Token is blacklisted") from exc
+    return {"access": str(token.access_token), "refresh": str(token)}
+
+
+def _refresh_token(raw: str) -> RefreshToken:
+    try:
+        return RefreshToken(raw)  # type: ignore[arg-type]
     except TokenError as exc:
         raise InvalidToken(exc.args[0]) from exc
-    except User.DoesNotExist as exc:
-        raise InvalidToken("User not found") from exc
-    return dict(serializer.validated_data)
+
+
+def _token_user(token: RefreshToken) -> User:
+    """The token's user, who must still exist and be active."""
+    user = user_get_by_id(uuid.UUID(str(token.get(jwt_settings.USER_ID_CLAIM))))
+    if user is None or not user.is_active:
+        raise InvalidToken("Token does not belong to an active user")
+    return user

@@ -2,13 +2,13 @@
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from drf_standardized_errors.openapi_serializers import ErrorResponse401Serializer
 from rest_framework import generics, permissions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
+from config.openapi import ErrorResponse401LoginSerializer, ErrorResponse401TokenSerializer
 from config.requests import authenticated_user
 from users import selectors, services
 from users.models import User
@@ -23,7 +23,13 @@ from users.serializers import (
 )
 
 TAG = "auth"
-UNAUTHORIZED = OpenApiResponse(ErrorResponse401Serializer, description="Invalid credentials.")
+BAD_CREDENTIALS = OpenApiResponse(
+    ErrorResponse401LoginSerializer, description="Wrong password or unknown username."
+)
+BAD_REFRESH_TOKEN = OpenApiResponse(
+    ErrorResponse401TokenSerializer,
+    description="The refresh token is invalid, expired, already used or logged out.",
+)
 
 
 class PublicAPIView(APIView):
@@ -68,7 +74,7 @@ class LoginView(PublicAPIView):
         tags=[TAG],
         summary="Log in",
         request=LoginInputSerializer,
-        responses={200: LoginOutputSerializer, 401: UNAUTHORIZED},
+        responses={200: LoginOutputSerializer, 401: BAD_CREDENTIALS},
     )
     def post(self, request: Request) -> Response:
         serializer = LoginInputSerializer(data=request.data)
@@ -92,7 +98,7 @@ class RefreshView(PublicAPIView):
         tags=[TAG],
         summary="Refresh tokens",
         request=RefreshInputSerializer,
-        responses={200: TokenPairSerializer, 401: UNAUTHORIZED},
+        responses={200: TokenPairSerializer, 401: BAD_REFRESH_TOKEN},
     )
     def post(self, request: Request) -> Response:
         serializer = RefreshInputSerializer(data=request.data)

@@ -21,24 +21,70 @@ def test_schema_yml_equals_the_generated_schema(generated):
     assert (ROOT / "schema.yml").read_text() == generated, "run `make schema`"
 
 
-def test_every_operation_is_documented(generated):
-    schema = yaml.safe_load(generated)
-    operations = [
-        (path, method, operation)
+# The error statuses each operation must document: those it can really give.
+ERRORS = {
+    ("post", "/api/v1/auth/register/"): {"400"},
+    ("post", "/api/v1/auth/login/"): {"400", "401"},
+    ("post", "/api/v1/auth/refresh/"): {"400", "401"},
+    ("post", "/api/v1/auth/logout/"): {"400", "401"},
+    ("get", "/api/v1/auth/me/"): {"401"},
+    ("get", "/api/v1/users/"): {"401", "403", "404"},
+    ("post", "/api/v1/chat/"): {"400", "401", "402", "404", "409", "422"},
+    ("get", "/api/v1/balance/"): {"401"},
+    ("get", "/api/v1/conversations/"): {"401", "404"},
+    ("get", "/api/v1/conversations/{id}/"): {"401", "404"},
+    ("delete", "/api/v1/conversations/{id}/"): {"401", "404"},
+    ("get", "/api/v1/chats/"): {"400", "401", "404"},
+    ("get", "/api/v1/transactions/"): {"401", "404"},
+}
+
+
+def operations(schema):
+    return {
+        (method, path): operation
         for path, item in schema["paths"].items()
         for method, operation in item.items()
         if method in HTTP_METHODS
-    ]
+    }
 
-    assert len(operations) == 13
-    for path, method, operation in operations:
+
+def test_every_operation_is_documented(generated):
+    documented = operations(yaml.safe_load(generated))
+
+    assert set(documented) == set(ERRORS)
+    for (method, path), operation in documented.items():
         where = f"{method.upper()} {path}"
         assert operation.get("summary"), where
         assert operation.get("tags"), where
         assert operation.get("description"), where
-        assert any(code.startswith(("4", "5")) for code in operation["responses"]), where
-        if method in {"post", "put", "patch"}:
-            assert "requestBody" in operation, where
+        assert ERRORS[method, path] <= set(operation["responses"]), where
+        reads_a_body = method in {"post", "put", "patch"}
+        assert ("requestBody" in operation) == reads_a_body, where
+        assert ("415" in operation["responses"]) == reads_a_body, where
+
+
+def error_codes_documented(schema, response):
+    ref = response["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    error = schema["components"]["schemas"][ref]["properties"]["errors"]["items"]["$ref"]
+    code = schema["components"]["schemas"][error.rsplit("/", 1)[1]]["properties"]["code"]
+    return set(schema["components"]["schemas"][code["$ref"].rsplit("/", 1)[1]]["enum"])
+
+
+def test_401s_document_the_codes_clients_really_get(generated):
+    schema = yaml.safe_load(generated)
+    documented = operations(schema)
+
+    def codes(method, path):
+        return error_codes_documented(schema, documented[method, path]["responses"]["401"])
+
+    assert codes("get", "/api/v1/balance/") == {"not_authenticated", "token_not_valid"}
+    assert codes("post", "/api/v1/auth/login/") == {"invalid_credentials"}
+    assert codes("post", "/api/v1/auth/refresh/") == {"token_not_valid"}
+
+
+def test_usernames_are_not_limited_to_ascii_in_the_schema(generated):
+    username = yaml.safe_load(generated)["components"]["schemas"]["RegisterInputRequest"]
+    assert "pattern" not in username["properties"]["username"]
 
 
 def test_authenticated_operations_use_the_bearer_scheme(generated):

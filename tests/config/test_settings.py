@@ -99,3 +99,78 @@ def test_deploy_checks_catch_an_insecure_production_setting():
 
     assert result.returncode != 0
     assert "security.W008" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("CHAT_MESSAGE_COST", "0", "Refusing to start: CHAT_MESSAGE_COST must be at least 1."),
+        ("SIGNUP_TOKENS", "-1", "Refusing to start: SIGNUP_TOKENS must be at least 0."),
+        ("MAX_MESSAGE_CHARS", "0", "Refusing to start: MAX_MESSAGE_CHARS must be at least 1."),
+    ],
+)
+def test_refuses_to_start_with_an_impossible_product_setting(variable, value, message):
+    result = manage("check", env={"DEBUG": "1", variable: value})
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [message]
+
+
+def test_refuses_to_start_with_an_unknown_ai_provider():
+    result = manage("check", env={"DEBUG": "1", "AI_PROVIDER": "nonsense"})
+
+    assert result.returncode != 0
+    assert "AI_PROVIDER='nonsense' is unknown" in result.stderr
+
+
+def test_gunicorn_refuses_to_start_without_a_secret_key():
+    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            "config/gunicorn.py",
+            "--bind",
+            "127.0.0.1:0",
+        ],
+        cwd=ROOT,
+        env={
+            **clean,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DEBUG": "0",
+            "ALLOWED_HOSTS": "x",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode != 0
+    assert "Refusing to start: set SECRET_KEY" in result.stderr
+
+
+def test_token_lifetimes_default_to_5_minutes_and_1_day_and_follow_the_environment():
+    probe = (
+        "from django.conf import settings\n"
+        "jwt = settings.SIMPLE_JWT\n"
+        "print(int(jwt['ACCESS_TOKEN_LIFETIME'].total_seconds()),"
+        " int(jwt['REFRESH_TOKEN_LIFETIME'].total_seconds()))\n"
+    )
+
+    default = manage("shell", "-v0", "-c", probe, env={"DEBUG": "1"})
+    custom = manage(
+        "shell",
+        "-v0",
+        "-c",
+        probe,
+        env={
+            "DEBUG": "1",
+            "JWT_ACCESS_LIFETIME_SECONDS": "60",
+            "JWT_REFRESH_LIFETIME_SECONDS": "600",
+        },
+    )
+
+    assert default.stdout.split() == ["300", "86400"], default.stderr
+    assert custom.stdout.split() == ["60", "600"], custom.stderr

@@ -61,3 +61,36 @@ def test_a_form_body_is_415(api_client):
 
     assert response.status_code == HTTPStatus.UNSUPPORTED_MEDIA_TYPE
     assert error_codes(response) == [(None, "unsupported_media_type")]
+
+
+@pytest.mark.django_db
+def test_a_body_over_the_limit_is_413(api_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    body = '{"username": "a", "password": "%s"}' % ("x" * 2000)
+
+    response = api_client.post("/api/v1/auth/login/", body, content_type="application/json")
+
+    assert response.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    assert error_codes(response) == [(None, "request_too_large")]
+
+
+def test_the_default_body_limit_is_256_kib(settings):
+    assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE == 256 * 1024
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_deeply_nested_json_is_a_parse_error(api_client, debug):
+    body = '{"username": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+    with override_settings(DEBUG=debug):
+        response = api_client.post("/api/v1/auth/login/", body, content_type="application/json")
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert error_codes(response) == [(None, "parse_error")]
+
+
+@override_settings(SECURE_SSL_REDIRECT=True)
+@pytest.mark.django_db
+def test_healthz_answers_plain_http_when_everything_else_redirects(client):
+    assert client.get("/healthz/").status_code == HTTPStatus.OK
+    assert client.get("/api/v1/balance/").status_code == HTTPStatus.MOVED_PERMANENTLY

@@ -79,3 +79,27 @@ def test_concurrent_retries_with_one_key_are_charged_once(server: LiveServer) ->
     balance = server.request("GET", "/api/v1/balance/", token=token).body["tokens"]
     assert balance == SIGNUP_TOKENS - COST
     assert len(all_pages(server, "/api/v1/chats/", token)) == 1
+
+
+def test_deleting_a_conversation_while_chats_join_it_is_never_a_5xx(server: LiveServer) -> None:
+    token = server.login("deleter", DEFAULT_PASSWORD)
+    # 3 rounds of 1 + 5 chats: within the 20 this module's balance covers.
+    for _ in range(3):
+        conversation = server.request("POST", "/api/v1/chat/", {"message": "start"}, token).body
+        chat = {"message": "more", "conversation": conversation["conversation"]}
+        path = f"/api/v1/conversations/{conversation['conversation']}/"
+
+        def act(n: int, chat: dict[str, str] = chat, path: str = path) -> int:
+            if n == 3:
+                return server.request("DELETE", path, token=token).status
+            return server.request("POST", "/api/v1/chat/", chat, token).status
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            statuses = list(pool.map(act, range(6)))
+
+        assert statuses[3] == 204
+        assert set(statuses) <= {201, 204, 404}
+        assert server.request("GET", path, token=token).status == 404
+    ledger = all_pages(server, "/api/v1/transactions/", token)
+    balance = server.request("GET", "/api/v1/balance/", token=token).body["tokens"]
+    assert sum(row["amount"] for row in ledger) == balance

@@ -155,3 +155,24 @@ def test_conversation_delete_removes_exchanges_but_keeps_the_ledger(user):
     charge = TokenTransaction.objects.get(kind=TokenTransaction.Kind.CHAT_CHARGE)
     assert charge.exchange is None
     assert_ledger_matches_balance(user)
+
+
+def test_a_title_is_cut_by_code_points_whatever_the_text(user):
+    # One letter with thousands of combining accents is "one character" to
+    # Django's Truncator, but thousands to the database column.
+    message = "a" + "\u0301" * 3000
+
+    conversation = chat_send(user=user, message=message).exchange.conversation
+
+    conversation.refresh_from_db()
+    assert len(conversation.title) == TITLE_MAX_CHARS
+    assert conversation.title.endswith("…")
+
+
+def test_balances_are_64_bit(user):
+    for _ in range(3):
+        tokens_adjust(user=user, amount=1_000_000_000, kind=TokenTransaction.Kind.ADMIN_ADJUSTMENT)
+
+    user.refresh_from_db()
+    assert user.tokens == 3_000_004_000
+    assert_ledger_matches_balance(user)

@@ -3,12 +3,14 @@
 from http import HTTPStatus
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from conversations.models import TokenTransaction
 from tests.assertions import assert_ledger_matches_balance
 from tests.factories import ConversationFactory, ExchangeFactory, UserFactory
+from users.models import User
 
 pytestmark = pytest.mark.django_db
 
@@ -232,3 +234,51 @@ def test_ledger_cannot_be_changed_or_deleted_from_the_admin(admin_client, edward
     row.refresh_from_db()
     assert row.amount == 4000
     assert_ledger_matches_balance(edward)
+
+
+# --- permissions and usernames ------------------------------------------------
+
+
+def test_staff_who_may_only_view_users_cannot_adjust_balances(client, edward):
+    viewer = UserFactory(username="viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_user"))
+    client.force_login(viewer)
+
+    response = adjust_tokens(client, edward, amount="1000000", note="for me")
+
+    assert response.status_code == HTTPStatus.OK  # the changelist, action refused
+    assert not admin_adjustments(edward).exists()
+    edward.refresh_from_db()
+    assert edward.tokens == 4000
+
+
+def test_renaming_to_a_name_taken_in_another_case_is_a_form_error(admin_client, edward):
+    UserFactory(username="Ada")
+    url = reverse("admin:users_user_change", args=[edward.pk])
+    form = admin_client.get(url).context["adminform"].form
+    data = {key: value for key, value in form.initial.items() if value is not None}
+    data |= {"username": "ADA", "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00"}
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == HTTPStatus.OK
+    assert "username" in response.context["adminform"].form.errors
+    edward.refresh_from_db()
+    assert edward.username == "edward"
+
+
+def test_adding_a_name_taken_in_another_case_is_a_form_error(admin_client):
+    UserFactory(username="élodie")
+
+    response = admin_client.post(
+        reverse("admin:users_user_add"),
+        {
+            "username": "ÉLODIE",
+            "password1": "a-long-pass-phrase",
+            "password2": "a-long-pass-phrase",
+        },
+    )
+
+    assert response.status_code == HTTPStatus.OK
+    assert "username" in response.context["adminform"].form.errors
+    assert not User.objects.filter(username="ÉLODIE").exists()

@@ -390,7 +390,7 @@ def test_refresh_refuses_the_token_of_a_deactivated_user(api_client, user):
     response = api_client.post(REFRESH_URL, {"refresh": refresh})
 
     assert response.status_code == HTTPStatus.UNAUTHORIZED
-    assert "access" not in response.json()
+    assert error_codes(response) == [(None, "token_not_valid")]
 
 
 @pytest.mark.parametrize(
@@ -536,6 +536,32 @@ def test_an_access_token_of_a_deleted_user_is_refused(api_client, user, make_aut
     response = client.get(ME_URL)
 
     assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert error_codes(response) == [(None, "token_not_valid")]
+
+
+def test_an_access_token_of_a_deactivated_user_is_refused(user, make_auth_client):
+    client = make_auth_client(user)
+    User.objects.filter(pk=user.pk).update(is_active=False)
+
+    response = client.get(ME_URL)
+
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert error_codes(response) == [(None, "token_not_valid")]
+
+
+@pytest.mark.parametrize("header", ["Bearer", "Bearer a b", "Bearer  "])
+def test_a_malformed_bearer_header_is_one_token_not_valid_error(api_client, header):
+    response = api_client.get(ME_URL, HTTP_AUTHORIZATION=header)
+
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert error_codes(response) == [(None, "token_not_valid")]
+
+
+def test_another_auth_scheme_counts_as_no_credentials(api_client):
+    response = api_client.get(ME_URL, HTTP_AUTHORIZATION="Basic dXNlcjpwYXNz")
+
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert error_codes(response) == [(None, "not_authenticated")]
 
 
 # --- users list --------------------------------------------------------------
