@@ -123,6 +123,8 @@ def bench_database(
     ):
         ours = f"http://127.0.0.1:{ours_port}"
         bare = f"http://127.0.0.1:{bare_port}"
+        # First, while the database holds only the seeded history.
+        history = _history(database, ours, history_tokens, args.seconds)
         for connections in CONCURRENCY:
             for endpoint, method, body, bare_path in (
                 ("GET /api/v1/balance/", "GET", None, "/balance"),
@@ -139,7 +141,6 @@ def bench_database(
                         _wrk(database, "bare", endpoint, bare + bare_path, bare_tokens, method,
                              body, connections, args.seconds)
                     )  # fmt: skip
-        history = _history(database, ours, history_tokens, args.seconds)
     billing = json.loads(_django("-m", "tests.bench.check", str(BALANCE), env=ours_env))
     billing["successful_chats"] = sum(
         r.requests for r in runs if r.app == "ours" and r.endpoint.startswith("POST")
