@@ -94,3 +94,18 @@ def test_deeply_nested_json_is_a_parse_error(api_client, debug):
 def test_healthz_answers_plain_http_when_everything_else_redirects(client):
     assert client.get("/healthz/").status_code == HTTPStatus.OK
     assert client.get("/api/v1/balance/").status_code == HTTPStatus.MOVED_PERMANENTLY
+
+
+@pytest.mark.parametrize("accept", ["", "*/*", "application/json", "application/json, */*;q=0.8"])
+def test_json_is_served_for_the_accept_headers_clients_send(api_client, accept):
+    response = api_client.get("/api/v1/balance/", HTTP_ACCEPT=accept)
+
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert response.headers["Content-Type"] == "application/json"
+
+
+def test_an_accept_header_without_json_is_406(api_client):
+    response = api_client.get("/api/v1/balance/", HTTP_ACCEPT="text/html")
+
+    assert response.status_code == HTTPStatus.NOT_ACCEPTABLE
+    assert error_codes(response) == [(None, "not_acceptable")]
