@@ -76,6 +76,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# The admin's flash messages live in its session; the default cookie storage
+# builds a signer on every request, API requests included.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 AUTH_USER_MODEL = "users.User"
@@ -229,8 +233,15 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    # Operations in URL order (register, log in, refresh, …), not alphabetical.
+    # Operations in URL order (register, log in, refresh, …), not alphabetical,
+    # and the groups in the order a new integrator needs them.
     "SORT_OPERATIONS": False,
+    "TAGS": [
+        {"name": "auth", "description": "Register, log in, refresh and log out."},
+        {"name": "chat", "description": "Send messages; read the balance, history and ledger."},
+        {"name": "conversations", "description": "The conversations exchanges belong to."},
+        {"name": "users", "description": "Staff only."},
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

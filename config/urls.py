@@ -7,8 +7,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from config.views import api_not_found, healthz
 
 api_v1 = [
-    path("", include("users.urls")),
+    # Chat and balance first: the resolver tries patterns in order.
     path("", include("conversations.urls")),
+    path("", include("users.urls")),
 ]
 
 urlpatterns = [
