@@ -275,6 +275,13 @@ for _name, _minimum in (("SIGNUP_TOKENS", 0), ("CHAT_MESSAGE_COST", 1), ("MAX_ME
         _refuse_to_start(f"{_name} must be at least {_minimum}.")
 AI_PROVIDER = env.str("AI_PROVIDER", default="echo")
 
+# --- Idempotent retries ------------------------------------------------------
+
+IDEMPOTENCY_KEY_TTL_SECONDS = env.int("IDEMPOTENCY_KEY_TTL_SECONDS", default=86400)
+# A key still "in progress" after this long belongs to a request that died
+# before committing (so it charged nothing): a retry may take it over.
+IDEMPOTENCY_LOCK_SECONDS = env.int("IDEMPOTENCY_LOCK_SECONDS", default=60)
+
 # --- Logging ----------------------------------------------------------------
 
 LOGGING = {
@@ -283,10 +290,3 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
-
-# --- Idempotent retries ------------------------------------------------------
-
-IDEMPOTENCY_KEY_TTL_SECONDS = env.int("IDEMPOTENCY_KEY_TTL_SECONDS", default=86400)
-# A key still "in progress" after this long belongs to a request that died
-# before committing (so it charged nothing): a retry may take it over.
-IDEMPOTENCY_LOCK_SECONDS = env.int("IDEMPOTENCY_LOCK_SECONDS", default=60)

@@ -1,6 +1,6 @@
 """Writes: charging for a chat, every other change to a balance, conversations.
 
-Every balance change goes through `_balance_change`: one conditional
+Every balance change goes through `_balance_apply`: one conditional
 UPDATE ... RETURNING on the user row and one ledger row, in one transaction,
 so concurrent requests can neither overspend nor lose a charge, and each
 user's ledger always sums to their balance.
@@ -112,7 +112,7 @@ def _balance_apply(*, user: User, amount: int) -> int:
     """
     pk = User._meta.pk.get_db_prep_value(user.pk, connection)
     with connection.cursor() as cursor:
-        cursor.execute(_debit_sql(connection.vendor), [amount, pk, max(-amount, 0)])
+        cursor.execute(_balance_sql(connection.vendor), [amount, pk, max(-amount, 0)])
         row = cursor.fetchone()
     if row is None:
         raise InsufficientTokens
@@ -120,7 +120,7 @@ def _balance_apply(*, user: User, amount: int) -> int:
 
 
 @cache
-def _debit_sql(vendor: str) -> str:
+def _balance_sql(vendor: str) -> str:
     # Written once, from the model's own names: compiling the equivalent ORM
     # update on every chat cost more than running it.
     quote = connection.ops.quote_name

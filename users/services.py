@@ -120,7 +120,11 @@ def _refresh_token(raw: str) -> RefreshToken:
 
 def _token_user(token: RefreshToken) -> User:
     """The token's user, who must still exist and be active."""
-    user = user_get_by_id(uuid.UUID(str(token.get(jwt_settings.USER_ID_CLAIM))))
+    try:
+        user_id = uuid.UUID(str(token.get(jwt_settings.USER_ID_CLAIM)))
+    except ValueError as exc:
+        raise InvalidToken("Token contained no recognizable user identification") from exc
+    user = user_get_by_id(user_id)
     if user is None or not user.is_active:
         raise InvalidToken("Token does not belong to an active user")
     return user

@@ -226,3 +226,10 @@ def test_logout_refuses_a_refresh_token_already_blacklisted(user):
         user_logout(user=user, refresh=refresh)
 
     assert BlacklistedToken.objects.count() == 1
+
+
+def test_token_refresh_of_a_token_without_a_user_is_invalid(db):
+    token = RefreshToken()  # signed by us, but for nobody
+
+    with pytest.raises(InvalidToken):
+        token_refresh(refresh=str(token))
