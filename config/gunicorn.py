@@ -19,4 +19,5 @@ accesslog = os.environ.get("ACCESS_LOG", "-") or None
 # Load the app once, in the master: a configuration error (no SECRET_KEY, say)
 # stops the server with its message instead of workers dying in a loop.
 preload_app = True
-errorlog = "-"
+# gunicorn's "-" is stderr; the app's logs and the access log go to stdout.
+errorlog = "/dev/stdout"

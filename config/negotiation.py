@@ -23,6 +23,11 @@ class ContentNegotiation(DefaultContentNegotiation):
     ) -> tuple[BaseRenderer, str] | Any:
         renderers = list(renderers)
         renderer = renderers[0]
-        if request.META.get("HTTP_ACCEPT", "") in JSON_ACCEPTED and renderer.format == "json":
+        fast = (
+            request.META.get("HTTP_ACCEPT", "") in JSON_ACCEPTED
+            and renderer.format == "json"
+            and self.settings.URL_FORMAT_OVERRIDE not in request.query_params
+        )
+        if fast:
             return renderer, renderer.media_type
         return super().select_renderer(request, renderers, format_suffix)

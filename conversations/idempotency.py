@@ -9,6 +9,7 @@ stored in the same transaction as the charge.
 
 import hashlib
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -54,20 +55,23 @@ def idempotent_call(
     """Run `call` once per (user, key); later calls get its stored response.
 
     `call` returns (status, body) and runs in the transaction that stores
-    them. If it raises, nothing was done, so the key is released and the
-    error propagates: a retry runs again.
+    them, which commits only if this request still holds the key. If it
+    raises, nothing was done, so the key is released and the error
+    propagates: a retry runs again.
     """
     claim = _claim(user=user, key=key, fingerprint=fingerprint)
     if isinstance(claim, StoredResponse):
         return claim
+    mine = IdempotencyKey.objects.filter(pk=claim.pk, claim=claim.claim, response_status=None)
     try:
         with transaction.atomic():
             status, body = call()
-            IdempotencyKey.objects.filter(pk=claim.pk).update(
-                response_status=status, response_body=body
-            )
+            if not mine.update(response_status=status, response_body=json.dumps(body)):
+                # A retry took the key over meanwhile: undo this charge; the
+                # retry's is the one that counts.
+                raise IdempotencyKeyInProgress
     except BaseException:
-        IdempotencyKey.objects.filter(pk=claim.pk, response_status=None).delete()
+        mine.delete()
         raise
     return StoredResponse(status=status, body=body, replayed=False)
 
@@ -109,21 +113,28 @@ def _answer_from(
     if existing.fingerprint != fingerprint:
         raise IdempotencyKeyReused
     if existing.response_status is None:
-        return _take_over_abandoned(existing, now)
+        return _take_over_stale(existing, now)
     return StoredResponse(
-        status=existing.response_status, body=existing.response_body, replayed=True
+        status=existing.response_status, body=json.loads(existing.response_body), replayed=True
     )
 
 
-def _take_over_abandoned(existing: IdempotencyKey, now: datetime) -> IdempotencyKey:
+def _take_over_stale(existing: IdempotencyKey, now: datetime) -> IdempotencyKey:
+    """A claim older than IDEMPOTENCY_LOCK_SECONDS: its request died, or is slow.
+
+    Either way the retry takes the key with a new claim. A dead request
+    charged nothing; a slow one will find its claim gone when it tries to
+    store its response, and roll its charge back. Only one retry can replace
+    the claim it read.
+    """
     lock = timedelta(seconds=settings.IDEMPOTENCY_LOCK_SECONDS)
     if existing.created_at >= now - lock:
         raise IdempotencyKeyInProgress
-    # Its request died before committing, so it charged nothing. Only one
-    # retry can move created_at from the value it read.
+    new_claim = uuid.uuid4()
     taken = IdempotencyKey.objects.filter(
-        pk=existing.pk, response_status=None, created_at=existing.created_at
-    ).update(created_at=now)
+        pk=existing.pk, response_status=None, claim=existing.claim
+    ).update(claim=new_claim, created_at=now)
     if not taken:
         raise IdempotencyKeyInProgress
+    existing.claim, existing.created_at = new_claim, now
     return existing

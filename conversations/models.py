@@ -4,6 +4,8 @@ Ids are UUIDv7: opaque to clients, and ordered by creation time, so "newest
 first" is `ORDER BY id DESC` over a `(owner, id)` index.
 """
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -103,9 +105,10 @@ class TokenTransaction(models.Model):
 class IdempotencyKey(models.Model):
     """A client's Idempotency-Key for a chat request, and the response it got.
 
-    `response_status` is null while the first request is still running. The
-    response is stored in the same transaction as the charge, so a key is
-    completed exactly when the charge is committed.
+    `response_status` is null while a request holding the key is running.
+    The response is stored in the same transaction as the charge, and only by
+    the request whose `claim` is still current, so a key is completed exactly
+    when one charge is committed.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
@@ -115,8 +118,12 @@ class IdempotencyKey(models.Model):
     key = models.CharField(max_length=255)
     # SHA-256 of the request body: the same key must come with the same body.
     fingerprint = models.CharField(max_length=64)
+    # Who holds the key: a retry that takes over a stale claim replaces it, and
+    # the request it replaced can then neither store a response nor charge.
+    claim = models.UUIDField(default=uuid.uuid4)
     response_status = models.PositiveSmallIntegerField(null=True)
-    response_body = models.JSONField(null=True)
+    # The JSON as sent, text rather than jsonb: a replay has the same bytes.
+    response_body = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

@@ -20,6 +20,7 @@ from config.pagination import RecentlyActiveCursorPagination
 from config.requests import authenticated_user
 from conversations import selectors, services
 from conversations.idempotency import (
+    KEY_MAX_CHARS,
     idempotency_key_validate,
     idempotent_call,
     request_fingerprint,
@@ -59,7 +60,7 @@ class ChatView(APIView):
         parameters=[
             OpenApiParameter(
                 IDEMPOTENCY_HEADER,
-                str,
+                {"type": "string", "minLength": 1, "maxLength": KEY_MAX_CHARS},
                 OpenApiParameter.HEADER,
                 description="Makes retries safe: 1 to 255 characters, unique per request.",
             ),

@@ -50,7 +50,19 @@ class User(AbstractUser):
         ]
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        # Here rather than in a service so that every path that creates or
-        # renames a user (API, admin, createsuperuser, shell) keeps it in step.
+        # Here rather than in a service, so that every path that saves a user
+        # (API, admin, createsuperuser, changepassword, shell) keeps both rules.
         self.username_key = username_key(self.username)
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            # A user object loaded before a chat must not write its stale
+            # balance back: `tokens` changes only through the ledgered UPDATE
+            # in conversations.services.
+            kwargs["update_fields"] = _FIELDS_SAVE_WRITES
         super().save(*args, **kwargs)
+
+
+_FIELDS_SAVE_WRITES = [
+    field.name
+    for field in User._meta.concrete_fields
+    if not field.primary_key and field.name != "tokens"
+]

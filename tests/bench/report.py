@@ -26,9 +26,11 @@ def render(
         "",
         *(f"- **{key}**: {value}" for key, value in setup.items()),
         "",
-        "*ours* is this project under `make serve`'s gunicorn configuration; *bare* is",
-        "../shared/bench/limit_app.py, the same SQL and JWT check with no framework, under",
-        "the same gunicorn settings in the same run. Ratio = ours / bare throughput.",
+        "*ours* is this project under `make serve`'s gunicorn configuration file",
+        "(config/gunicorn.py, access log off), with the worker and thread counts above;",
+        "*bare* is ../shared/bench/limit_app.py, the same SQL and JWT check with no",
+        "framework, under the same gunicorn worker and thread counts in the same run.",
+        "Ratio = ours / bare throughput.",
         "",
         f"![Throughput, ours and bare]({chart.name})",
         "",
@@ -62,8 +64,8 @@ def render(
         "",
         "Every chat the benchmark sent, checked in the database afterwards.",
         "",
-        "| Database | chats answered 201 (wrk) | exchanges stored | ledger charges "
-        "| tokens charged | tokens gone from balances | every ledger = balance |",
+        "| Database | chats answered 201 (wrk, warm-ups included) | exchanges stored "
+        "| ledger charges | tokens charged | tokens gone from balances | every ledger = balance |",
         "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for database, b in billing.items():
@@ -74,9 +76,10 @@ def render(
         )
     lines += [
         "",
-        "wrk stops counting at the deadline while a few requests are still in flight, so",
-        "it can count slightly fewer 201s than the database stored; what must agree",
-        "exactly is the database: exchanges, charges and balances.",
+        "Tokens charged, tokens gone from balances and 100 x exchanges must agree exactly.",
+        "wrk stops reading at each run's deadline, when up to one request per connection",
+        "is still in flight (answered and charged, but not counted), so the database may",
+        "hold up to that many more exchanges than wrk counted, never fewer; the run checks it.",
         "",
     ]
     if failures:

@@ -54,6 +54,7 @@ class Run:
     requests: int
     non_2xx: int
     socket_errors: int
+    warmup_requests: int  # answered during the warm-up, not measured
 
 
 def main() -> None:
@@ -142,9 +143,9 @@ def bench_database(
                              body, connections, args.seconds)
                     )  # fmt: skip
     billing = json.loads(_django("-m", "tests.bench.check", str(BALANCE), env=ours_env))
-    billing["successful_chats"] = sum(
-        r.requests for r in runs if r.app == "ours" and r.endpoint.startswith("POST")
-    )
+    chats = [r for r in runs if r.app == "ours" and r.endpoint.startswith("POST")]
+    billing["successful_chats"] = sum(r.requests + r.warmup_requests for r in chats)
+    billing["in_flight_at_most"] = sum(2 * r.connections for r in chats)
     if database == "postgres":
         _drop_postgres(_bench_db_name(database))
     return runs, history, billing
@@ -180,12 +181,8 @@ def _wrk(
         env.pop("BODY")
     command = ["wrk", "-t2", f"-c{connections}", "--latency", "-s", str(LUA), url]
     # A short warm-up first: imports, connections and caches settle.
-    subprocess.run([*command[:-1], "-d2s", url], env=env, capture_output=True, check=True)
-    output = subprocess.run(
-        [*command[:-1], f"-d{seconds}s", url], env=env, capture_output=True, text=True, check=True
-    ).stdout
-    line = next(x for x in output.splitlines() if x.startswith("RESULT "))
-    data = json.loads(line.removeprefix("RESULT "))
+    warmup = _result([*command[:-1], "-d2s", url], env)
+    data = _result([*command[:-1], f"-d{seconds}s", url], env)
     run = Run(
         database=database,
         app=app,
@@ -196,8 +193,9 @@ def _wrk(
         p95_ms=data["p95_us"] / 1000,
         p99_ms=data["p99_us"] / 1000,
         requests=data["requests"],
-        non_2xx=data["non_2xx"],
-        socket_errors=data["socket_errors"],
+        non_2xx=data["non_2xx"] + warmup["non_2xx"],
+        socket_errors=data["socket_errors"] + warmup["socket_errors"],
+        warmup_requests=warmup["requests"],
     )
     print(
         f"{database:8} {app:4} {endpoint:24} c={connections:<3} {run.rps:8.0f} req/s"
@@ -205,6 +203,13 @@ def _wrk(
         f"  non-2xx {run.non_2xx}"
     )
     return run
+
+
+def _result(command: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """Run wrk; the RESULT line load.lua prints, as a dict."""
+    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    line = next(x for x in output.splitlines() if x.startswith("RESULT "))
+    return dict(json.loads(line.removeprefix("RESULT ")))
 
 
 def problems(runs: list[Run], billing: dict[str, dict[str, Any]]) -> list[str]:
@@ -218,6 +223,10 @@ def problems(runs: list[Run], billing: dict[str, dict[str, Any]]) -> list[str]:
     for database, b in billing.items():
         if not (b["tokens_charged"] == b["tokens_spent"] == COST * b["exchanges"]):
             found.append(f"{database}: billing mismatch {b}")
+        # wrk counts the 201s it read; requests in flight when a run's time is
+        # up (at most one per connection) were answered and charged unread.
+        if not 0 <= b["exchanges"] - b["successful_chats"] <= b["in_flight_at_most"]:
+            found.append(f"{database}: charges and answered chats disagree {b}")
         if b["charges"] != b["exchanges"] or not b["ledgers_match"]:
             found.append(f"{database}: ledger mismatch {b}")
     return found

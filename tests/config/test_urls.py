@@ -109,3 +109,10 @@ def test_an_accept_header_without_json_is_406(api_client):
 
     assert response.status_code == HTTPStatus.NOT_ACCEPTABLE
     assert error_codes(response) == [(None, "not_acceptable")]
+
+
+@pytest.mark.parametrize("accept", ["*/*", "application/json;q=1"])
+def test_an_unknown_format_override_is_404_whatever_the_accept_header(api_client, accept):
+    response = api_client.get("/api/v1/balance/", {"format": "xml"}, HTTP_ACCEPT=accept)
+
+    assert response.status_code == HTTPStatus.NOT_FOUND

@@ -1,3 +1,4 @@
+import uuid
 from datetime import timedelta
 from http import HTTPStatus
 
@@ -6,10 +7,16 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from conversations.exceptions import IDEMPOTENCY_KEY_IN_PROGRESS, IDEMPOTENCY_KEY_REUSED
-from conversations.idempotency import request_fingerprint
+from conversations import idempotency
+from conversations.exceptions import (
+    IDEMPOTENCY_KEY_IN_PROGRESS,
+    IDEMPOTENCY_KEY_REUSED,
+    ConversationNotFound,
+    IdempotencyKeyInProgress,
+)
+from conversations.idempotency import idempotent_call, request_fingerprint
 from conversations.models import Exchange, IdempotencyKey, TokenTransaction
-from conversations.services import tokens_adjust
+from conversations.services import chat_send, tokens_adjust
 from tests.assertions import assert_ledger_matches_balance, error_codes
 from tests.factories import UserFactory
 
@@ -163,3 +170,56 @@ def test_purge_removes_only_expired_keys(user, settings):
     call_command("purge_idempotency_keys")
 
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]
+
+
+# --- A request that lost its key while it ran --------------------------------
+
+
+@pytest.fixture
+def taken_over_after_claiming(monkeypatch):
+    """A retry in another process takes the key over (committed) right after
+    this request claimed it: this request is the slow one."""
+    claim = idempotency._claim
+
+    def claim_then_lose_it(**kwargs):
+        claimed = claim(**kwargs)
+        IdempotencyKey.objects.filter(pk=claimed.pk).update(claim=uuid.uuid4())
+        return claimed
+
+    monkeypatch.setattr(idempotency, "_claim", claim_then_lose_it)
+
+
+@pytest.mark.usefixtures("taken_over_after_claiming")
+def test_a_slow_request_whose_key_was_taken_over_rolls_its_charge_back(user):
+    def chat_call():
+        return 201, {"id": str(chat_send(user=user, message="Hello").exchange.id)}
+
+    with pytest.raises(IdempotencyKeyInProgress):
+        idempotent_call(
+            user=user, key="key-1", fingerprint=request_fingerprint(BODY), call=chat_call
+        )
+
+    assert charges(user) == 0
+    assert not Exchange.objects.exists()
+    assert IdempotencyKey.objects.get(key="key-1").response_status is None  # the retry's
+    assert_ledger_matches_balance(user)
+
+
+@pytest.mark.usefixtures("taken_over_after_claiming")
+def test_a_failing_request_does_not_release_a_key_it_no_longer_holds(user):
+    def failing_call():
+        raise ConversationNotFound
+
+    with pytest.raises(ConversationNotFound):
+        idempotent_call(
+            user=user, key="key-1", fingerprint=request_fingerprint(BODY), call=failing_call
+        )
+
+    assert IdempotencyKey.objects.filter(key="key-1").exists()
+
+
+def test_a_replay_has_the_same_bytes(auth_client):
+    first = chat(auth_client, "key-1")
+    retry = chat(auth_client, "key-1")
+
+    assert retry.content == first.content

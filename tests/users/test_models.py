@@ -2,7 +2,10 @@
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 
+from conversations.services import chat_send
+from tests.assertions import assert_ledger_matches_balance
 from tests.factories import UserFactory
 from users.models import User
 
@@ -60,3 +63,30 @@ def test_usernames_are_unique_in_any_letter_case_beyond_ascii():
         User.objects.create(username="élodie")
 
     assert User.objects.count() == 1
+
+
+def test_saving_a_user_never_writes_back_a_stale_balance(user):
+    stale = User.objects.get(pk=user.pk)
+    chat_send(user=user, message="spend")  # balance 4000 -> 3900 in the database
+
+    stale.first_name = "Renamed"
+    stale.save()
+
+    stale.refresh_from_db()
+    assert stale.first_name == "Renamed"
+    assert stale.tokens == 3900
+    assert_ledger_matches_balance(stale)
+
+
+def test_the_admin_change_form_does_not_undo_charges_made_meanwhile(admin_client, user):
+    url = reverse("admin:users_user_change", args=[user.pk])
+    form = admin_client.get(url).context["adminform"].form
+    data = {key: value for key, value in form.initial.items() if value is not None}
+    data |= {"date_joined_0": "2026-01-01", "date_joined_1": "00:00:00", "last_name": "X"}
+    chat_send(user=user, message="spend while the form is open")
+
+    admin_client.post(url, data)
+
+    user.refresh_from_db()
+    assert user.last_name == "X"
+    assert user.tokens == 3900
