@@ -110,3 +110,12 @@ def test_chat_documents_the_402(generated):
     schema = yaml.safe_load(generated)
 
     assert "402" in schema["paths"]["/api/v1/chat/"]["post"]["responses"]
+
+
+def test_the_message_limit_and_its_error_are_documented(generated):
+    schemas = yaml.safe_load(generated)["components"]["schemas"]
+
+    assert schemas["ChatCreateInputRequest"]["properties"]["message"]["maxLength"] == 4000
+    codes = schemas["V1ChatCreateMessageErrorComponent"]["properties"]["code"]["enum"]
+    assert "max_length" in codes
+    assert schemas["ChatCreateInputRequest"]["required"] == ["message"]
