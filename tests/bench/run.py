@@ -148,6 +148,7 @@ def bench_database(
     billing["in_flight_at_most"] = sum(2 * r.connections for r in chats)
     if database == "postgres":
         _drop_postgres(_bench_db_name(database))
+        _drop_postgres("bench_limit_app")
     return runs, history, billing
 
 
