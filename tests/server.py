@@ -1,8 +1,9 @@
-"""The app under a real multi-process HTTP server, for tests that need one.
+"""The app in real processes, for tests that need them: `manage.py` commands,
+and the app under a real multi-process HTTP server.
 
-It runs in a subprocess with a database of its own, on the engine the suite
-runs on (a fresh SQLite file, or a new database on the same PostgreSQL
-server), so the test talks to it only over HTTP, like a client would.
+The server runs with a database of its own, on the engine the suite runs on
+(a fresh SQLite file, or a new database on the same PostgreSQL server), so
+the test talks to it only over HTTP, like a client would.
 """
 
 import json
@@ -67,12 +68,53 @@ class LiveServer:
         assert result.status == 200, result
         return str(result.body["access"])
 
+    def all_pages(self, path: str, token: str) -> list[dict[str, Any]]:
+        """Every result of a cursor-paginated list, page by page."""
+        results: list[dict[str, Any]] = []
+        url: str | None = f"{path}?page_size=100"
+        while url:
+            page = self.request("GET", url, token=token).body
+            results.extend(page["results"])
+            url = page["next"] and page["next"].removeprefix(self.url)
+        return results
+
+
+def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run `manage.py` with the real settings and `env`, without the test secrets."""
+    clean = {
+        k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG"}
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def server_env(*, database_url: str, port: int, static_root: Path, **env: str) -> dict[str, str]:
+    """The environment of the app in production mode on 127.0.0.1:`port`."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": "live-server-test-secret-key-not-for-deployment",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
+        "DATABASE_URL": database_url,
+        "STATIC_ROOT": str(static_root),
+        "BIND": f"127.0.0.1:{port}",
+        **env,
+    }
+
 
 def _json_or_none(raw: bytes) -> Any:
     return json.loads(raw) if raw else None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -129,29 +171,23 @@ def _serve(
     env: dict[str, str],
     collect_static: bool,
 ) -> Iterator[LiveServer]:
-    port = _free_port()
-    server_env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "0",
-        "SECRET_KEY": "live-server-test-secret-key-not-for-deployment",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
-        "DATABASE_URL": database_url,
-        "STATIC_ROOT": str(tmp_path / "static"),
-        "BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": str(workers),
-        "GUNICORN_THREADS": str(threads),
-        "ACCESS_LOG": "",
+    port = free_port()
+    environment = server_env(
+        database_url=database_url,
+        port=port,
+        static_root=tmp_path / "static",
+        WEB_CONCURRENCY=str(workers),
+        GUNICORN_THREADS=str(threads),
+        ACCESS_LOG="",
         **env,
-    }
+    )
     python = sys.executable
     commands = [["migrate"]] + ([["collectstatic"]] if collect_static else [])
     for command in commands:
         subprocess.run(
             [python, "manage.py", *command, "--no-input", "-v0"],
             cwd=ROOT,
-            env=server_env,
+            env=environment,
             check=True,
         )
     log = (tmp_path / "server.log").open("wb")
@@ -159,13 +195,13 @@ def _serve(
     process = subprocess.Popen(
         [python, "-m", "gunicorn", "--config", "config/gunicorn.py"],
         cwd=ROOT,
-        env=server_env,
+        env=environment,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
     server = LiveServer(url=f"http://127.0.0.1:{port}")
     try:
-        _wait_until_healthy(server, process)
+        wait_until_healthy(server, process)
         yield server
     finally:
         process.terminate()
@@ -173,7 +209,8 @@ def _serve(
         log.close()
 
 
-def _wait_until_healthy(server: LiveServer, process: subprocess.Popen[bytes]) -> None:
+def wait_until_healthy(server: LiveServer, process: subprocess.Popen[Any]) -> None:
+    """Wait for /healthz/; fail at once if the server process exits."""
     deadline = time.monotonic() + BOOT_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:

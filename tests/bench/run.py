@@ -38,6 +38,7 @@ COST = 100
 CONCURRENCY = (16, 64)
 POSTGRES_URL = os.environ.get("POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/chat_api")
 SECRET = "bench-only-secret-key-not-for-any-deployment-0123456789"
+BENCH_DB = "bench_chat_api"
 CHAT_BODY = '{"message": "How fast is this?"}'
 
 
@@ -147,7 +148,7 @@ def bench_database(
     billing["successful_chats"] = sum(r.requests + r.warmup_requests for r in chats)
     billing["in_flight_at_most"] = sum(2 * r.connections for r in chats)
     if database == "postgres":
-        _drop_postgres(_bench_db_name(database))
+        _drop_postgres(BENCH_DB)
         _drop_postgres("bench_limit_app")
     return runs, history, billing
 
@@ -239,7 +240,7 @@ def problems(runs: list[Run], billing: dict[str, dict[str, Any]]) -> list[str]:
 def _ours_env(database: str, work: Path) -> dict[str, str]:
     url = f"sqlite:///{work / 'ours.sqlite3'}"
     if database == "postgres":
-        name = _bench_db_name(database)
+        name = BENCH_DB
         _drop_postgres(name)
         _postgres_admin(f'CREATE DATABASE "{name}"')
         url = _postgres_url(name)
@@ -302,10 +303,6 @@ def _django(*args: str, env: dict[str, str]) -> str:
     return subprocess.run(
         [sys.executable, *args], cwd=ROOT, env=env, check=True, stdout=subprocess.PIPE, text=True
     ).stdout
-
-
-def _bench_db_name(database: str) -> str:
-    return "bench_chat_api"
 
 
 def _postgres_url(name: str) -> str:

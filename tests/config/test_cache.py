@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from tests.config.test_settings import manage
+from tests.server import manage
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 

@@ -1,31 +1,20 @@
 """`make serve`'s gunicorn configuration: logs go to stdout."""
 
-import os
 import subprocess
 import sys
-import time
-import urllib.request
-from pathlib import Path
 
-from tests.server import _free_port
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.server import ROOT, LiveServer, free_port, server_env, wait_until_healthy
 
 
 def test_the_server_logs_to_stdout(tmp_path):
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "0",
-        "SECRET_KEY": "serve-test-secret-key-not-for-deployment-0123456789",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}",
-        "BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": "1",
-        "ACCESS_LOG": "-",
-        "STATIC_ROOT": str(tmp_path),  # as after collectstatic
-    }
+    port = free_port()
+    env = server_env(
+        database_url=f"sqlite:///{tmp_path / 'serve.sqlite3'}",
+        port=port,
+        static_root=tmp_path,  # as after collectstatic
+        WEB_CONCURRENCY="1",
+        ACCESS_LOG="-",
+    )
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.py"],
         cwd=ROOT,
@@ -35,12 +24,7 @@ def test_the_server_logs_to_stdout(tmp_path):
         text=True,
     )
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz/", timeout=2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_until_healthy(LiveServer(url=f"http://127.0.0.1:{port}"), server)
     finally:
         server.terminate()
         stdout, stderr = server.communicate(timeout=30)

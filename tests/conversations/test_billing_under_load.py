@@ -21,16 +21,6 @@ SIGNUP_TOKENS = 4000
 COST = SIGNUP_TOKENS // AFFORDABLE_EACH
 
 
-def all_pages(server: LiveServer, path: str, token: str) -> list[dict[str, Any]]:
-    results: list[dict[str, Any]] = []
-    url: str | None = f"{path}?page_size=100"
-    while url:
-        page = server.request("GET", url, token=token).body
-        results.extend(page["results"])
-        url = page["next"] and page["next"].removeprefix(server.url)
-    return results
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Any:
     env = {"CHAT_MESSAGE_COST": str(COST), "SIGNUP_TOKENS": str(SIGNUP_TOKENS)}
@@ -54,9 +44,9 @@ def test_concurrent_chats_from_many_users_are_billed_exactly(server: LiveServer)
         mine = Counter(status for owner, status in results if owner == token)
         assert mine == {201: AFFORDABLE_EACH, 402: REQUESTS_EACH - AFFORDABLE_EACH}
         assert server.request("GET", "/api/v1/balance/", token=token).body["tokens"] == 0
-        ledger = all_pages(server, "/api/v1/transactions/", token)
+        ledger = server.all_pages("/api/v1/transactions/", token)
         assert sum(row["amount"] for row in ledger) == 0
-        assert len(all_pages(server, "/api/v1/chats/", token)) == AFFORDABLE_EACH
+        assert len(server.all_pages("/api/v1/chats/", token)) == AFFORDABLE_EACH
 
 
 def test_concurrent_retries_with_one_key_are_charged_once(server: LiveServer) -> None:
@@ -78,7 +68,7 @@ def test_concurrent_retries_with_one_key_are_charged_once(server: LiveServer) ->
     assert all(r.body["errors"][0]["code"] == "idempotency_key_in_progress" for r in busy)
     balance = server.request("GET", "/api/v1/balance/", token=token).body["tokens"]
     assert balance == SIGNUP_TOKENS - COST
-    assert len(all_pages(server, "/api/v1/chats/", token)) == 1
+    assert len(server.all_pages("/api/v1/chats/", token)) == 1
 
 
 def test_deleting_a_conversation_while_chats_join_it_is_never_a_5xx(server: LiveServer) -> None:
@@ -100,6 +90,6 @@ def test_deleting_a_conversation_while_chats_join_it_is_never_a_5xx(server: Live
         assert statuses[3] == 204
         assert set(statuses) <= {201, 204, 404}
         assert server.request("GET", path, token=token).status == 404
-    ledger = all_pages(server, "/api/v1/transactions/", token)
+    ledger = server.all_pages("/api/v1/transactions/", token)
     balance = server.request("GET", "/api/v1/balance/", token=token).body["tokens"]
     assert sum(row["amount"] for row in ledger) == balance

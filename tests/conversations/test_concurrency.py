@@ -6,20 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from tests.factories import DEFAULT_PASSWORD
-from tests.server import LiveServer, live_server
+from tests.server import live_server
 
 PARALLEL_REQUESTS = 30
 AFFORDABLE = 10
-
-
-def _all_pages(server: LiveServer, path: str, token: str) -> list[dict[str, Any]]:
-    results: list[dict[str, Any]] = []
-    url: str | None = path
-    while url:
-        page = server.request("GET", url, token=token).body
-        results.extend(page["results"])
-        url = page["next"] and page["next"].removeprefix(server.url)
-    return results
 
 
 def test_parallel_chats_spend_each_token_exactly_once(tmp_path: Path) -> None:
@@ -46,7 +36,7 @@ def test_parallel_chats_spend_each_token_exactly_once(tmp_path: Path) -> None:
         assert all(body["errors"][0]["code"] == "insufficient_tokens" for body in refused)
 
         assert server.request("GET", "/api/v1/balance/", token=token).body["tokens"] == 0
-        ledger = _all_pages(server, "/api/v1/transactions/?page_size=100", token)
+        ledger = server.all_pages("/api/v1/transactions/", token)
         assert sum(row["amount"] for row in ledger) == 0
         assert Counter(row["kind"] for row in ledger) == {"signup_grant": 1, "chat_charge": 10}
-        assert len(_all_pages(server, "/api/v1/chats/?page_size=100", token)) == AFFORDABLE
+        assert len(server.all_pages("/api/v1/chats/", token)) == AFFORDABLE
