@@ -9,6 +9,7 @@ from rest_framework.request import Request
 
 # JSON is the only renderer, so these need no parsing to answer.
 JSON_ACCEPTED = {"", "*/*", "application/json"}
+EVENT_STREAM = "text/event-stream"
 
 
 class ContentNegotiation(DefaultContentNegotiation):
@@ -30,4 +31,21 @@ class ContentNegotiation(DefaultContentNegotiation):
         )
         if fast:
             return renderer, renderer.media_type
+        return super().select_renderer(request, renderers, format_suffix)
+
+
+class EventStreamNegotiation(ContentNegotiation):
+    """For endpoints that can answer with server-sent events.
+
+    The stream itself is not a DRF response; everything else they answer
+    (errors before the stream starts, non-streamed replies) is JSON, also
+    for clients that accept only `text/event-stream`.
+    """
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str] | Any:
+        renderers = list(renderers)
+        if EVENT_STREAM in request.META.get("HTTP_ACCEPT", ""):
+            return renderers[0], renderers[0].media_type
         return super().select_renderer(request, renderers, format_suffix)

@@ -1,7 +1,7 @@
 """OpenAPI pieces shared by the apps: the schema class and error shapes."""
 
 from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAutoSchema
-from drf_standardized_errors.openapi_serializers import ClientErrorEnum
+from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ServerErrorEnum
 from rest_framework import serializers
 
 BODYLESS_METHODS = {"GET", "HEAD", "DELETE", "OPTIONS"}
@@ -21,10 +21,9 @@ class AutoSchema(StandardizedErrorsAutoSchema):
         return self.method not in BODYLESS_METHODS and super()._should_add_http415_error_response()
 
 
-def _client_error_response(
-    status: int, codes: list[str], name: str = ""
-) -> type[serializers.Serializer]:
+def _error_response(status: int, codes: list[str], name: str = "") -> type[serializers.Serializer]:
     """The error body for a status whose errors carry one of `codes`."""
+    kinds = ServerErrorEnum if status >= 500 else ClientErrorEnum
     error = type(
         f"Error{status}{name}Serializer",
         (serializers.Serializer,),
@@ -38,17 +37,19 @@ def _client_error_response(
         f"ErrorResponse{status}{name}Serializer",
         (serializers.Serializer,),
         {
-            "type": serializers.ChoiceField(choices=ClientErrorEnum.choices),
+            "type": serializers.ChoiceField(choices=kinds.choices),
             "errors": error(many=True),
         },
     )
 
 
-ErrorResponse402Serializer = _client_error_response(402, ["insufficient_tokens"])
-ErrorResponse409Serializer = _client_error_response(409, ["idempotency_key_in_progress"])
-ErrorResponse422Serializer = _client_error_response(422, ["idempotency_key_reused"])
+ErrorResponse402Serializer = _error_response(402, ["insufficient_tokens"])
+ErrorResponse409Serializer = _error_response(409, ["idempotency_key_in_progress"])
+ErrorResponse422Serializer = _error_response(422, ["idempotency_key_reused"])
+ErrorResponse502Serializer = _error_response(502, ["provider_error"])
+ErrorResponse504Serializer = _error_response(504, ["provider_timeout"])
 # 401s: what authenticated operations answer, and what the two public
 # token operations answer instead.
-ErrorResponse401Serializer = _client_error_response(401, ["not_authenticated", "token_not_valid"])
-ErrorResponse401LoginSerializer = _client_error_response(401, ["invalid_credentials"], "Login")
-ErrorResponse401TokenSerializer = _client_error_response(401, ["token_not_valid"], "Token")
+ErrorResponse401Serializer = _error_response(401, ["not_authenticated", "token_not_valid"])
+ErrorResponse401LoginSerializer = _error_response(401, ["invalid_credentials"], "Login")
+ErrorResponse401TokenSerializer = _error_response(401, ["token_not_valid"], "Token")

@@ -6,6 +6,7 @@ development secret and local host names. With DEBUG off, the app refuses to
 start until SECRET_KEY and ALLOWED_HOSTS are given.
 """
 
+import math
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -122,10 +123,24 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
 # An empty DATABASE_URL counts as unset: the SQLite file.
 DATABASE_URL = env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
-# Persistent connections (per server thread) save a connect per request; the
-# health check replaces a connection the database has dropped.
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+# The health check replaces a connection the database has dropped.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=True)
+# PostgreSQL: a pool per server process. A server holds hundreds of threads
+# (each waiting seconds on the AI); a connection each would exhaust the
+# database's max_connections, so threads borrow one for their queries and give
+# it back while the model is thinking. DATABASE_POOL_MAX_SIZE=0 turns the pool
+# off for persistent connections, one per thread, kept DATABASE_CONN_MAX_AGE.
+DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=10)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_MAX_SIZE:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL_MAX_SIZE,
+        "timeout": env.int("DATABASE_POOL_TIMEOUT_SECONDS", default=30),
+    }
+else:
+    # Persistent connections (one per server thread) save a connect per request.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Concurrent writers wait for each other instead of failing with
@@ -273,14 +288,43 @@ MAX_MESSAGE_CHARS = env.int("MAX_MESSAGE_CHARS", default=4000)
 for _name, _minimum in (("SIGNUP_TOKENS", 0), ("CHAT_MESSAGE_COST", 1), ("MAX_MESSAGE_CHARS", 1)):
     if globals()[_name] < _minimum:
         _refuse_to_start(f"{_name} must be at least {_minimum}.")
+
+# --- The AI ----------------------------------------------------------------
+
+# "echo" (answers at once, no network) or "openai": any server that speaks the
+# OpenAI Chat Completions API, at AI_BASE_URL (OpenAI itself when empty).
 AI_PROVIDER = env.str("AI_PROVIDER", default="echo")
+AI_BASE_URL = env.str("AI_BASE_URL", default="") or None
+AI_API_KEY = env.str("AI_API_KEY", default="")
+AI_MODEL = env.str("AI_MODEL", default="")
+# The longest a reply may take, first byte to last; a slower one is refunded.
+AI_TIMEOUT_SECONDS = env.float("AI_TIMEOUT_SECONDS", default=60.0)
+AI_MAX_OUTPUT_TOKENS = env.int("AI_MAX_OUTPUT_TOKENS", default=1024)
+AI_SYSTEM_PROMPT = env.str("AI_SYSTEM_PROMPT", default="You are a helpful assistant.")
+# The model sees this many earlier exchanges of the conversation, so a
+# request costs the same however long the conversation grows.
+AI_CONTEXT_EXCHANGES = env.int("AI_CONTEXT_EXCHANGES", default=10)
+if AI_PROVIDER == "openai" and not (AI_API_KEY and AI_MODEL):
+    _refuse_to_start("AI_PROVIDER=openai needs AI_API_KEY and AI_MODEL.")
+if AI_TIMEOUT_SECONDS <= 0:
+    _refuse_to_start("AI_TIMEOUT_SECONDS must be more than 0.")
+for _name, _minimum in (("AI_MAX_OUTPUT_TOKENS", 1), ("AI_CONTEXT_EXCHANGES", 0)):
+    if globals()[_name] < _minimum:
+        _refuse_to_start(f"{_name} must be at least {_minimum}.")
+# A charge whose reply has neither arrived nor failed this long after it was
+# reserved belongs to a request that died: `manage.py refund_expired_reservations`
+# refunds it.
+CHAT_RESERVATION_EXPIRY_SECONDS = AI_TIMEOUT_SECONDS + 60
 
 # --- Idempotent retries ------------------------------------------------------
 
 IDEMPOTENCY_KEY_TTL_SECONDS = env.int("IDEMPOTENCY_KEY_TTL_SECONDS", default=86400)
-# A key still "in progress" after this long belongs to a request that died
-# before committing (so it charged nothing): a retry may take it over.
-IDEMPOTENCY_LOCK_SECONDS = env.int("IDEMPOTENCY_LOCK_SECONDS", default=60)
+# A key still "in progress" after this long belongs to a request that died or
+# outlived the AI's timeout: a retry may take it over (the first request's
+# charge is refunded).
+IDEMPOTENCY_LOCK_SECONDS = env.int(
+    "IDEMPOTENCY_LOCK_SECONDS", default=math.ceil(AI_TIMEOUT_SECONDS) + 30
+)
 
 # --- Logging ----------------------------------------------------------------
 

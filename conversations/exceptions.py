@@ -26,12 +26,22 @@ class ConversationNotFound(exceptions.NotFound):
 IDEMPOTENCY_KEY_INVALID = "Idempotency-Key must be 1 to 255 characters"
 IDEMPOTENCY_KEY_REUSED = "This Idempotency-Key was used with a different request body"
 IDEMPOTENCY_KEY_IN_PROGRESS = "A request with this Idempotency-Key is still being processed"
+IDEMPOTENCY_KEY_WITH_STREAM = "Idempotency-Key applies to non-streamed chats only"
 
 
 class IdempotencyKeyInvalid(exceptions.ValidationError):
     def __init__(self) -> None:
         super().__init__(
             {"Idempotency-Key": [ErrorDetail(IDEMPOTENCY_KEY_INVALID, code="invalid")]}
+        )
+
+
+class IdempotencyKeyWithStream(exceptions.ValidationError):
+    """A stream cannot be replayed, so a key would promise what it cannot keep."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            {"Idempotency-Key": [ErrorDetail(IDEMPOTENCY_KEY_WITH_STREAM, code="invalid")]}
         )
 
 
@@ -49,3 +59,23 @@ class IdempotencyKeyInProgress(exceptions.APIException):
     status_code = 409
     default_detail = IDEMPOTENCY_KEY_IN_PROGRESS
     default_code = "idempotency_key_in_progress"
+
+
+PROVIDER_ERROR = "The AI provider failed; you were not charged"
+PROVIDER_TIMEOUT = "The AI provider took too long; you were not charged"
+
+
+class ProviderError(exceptions.APIException):
+    """The model's server failed or answered nonsense: the charge was refunded."""
+
+    status_code = 502
+    default_detail = PROVIDER_ERROR
+    default_code = "provider_error"
+
+
+class ProviderTimeout(exceptions.APIException):
+    """No whole reply within AI_TIMEOUT_SECONDS: the charge was refunded."""
+
+    status_code = 504
+    default_detail = PROVIDER_TIMEOUT
+    default_code = "provider_timeout"

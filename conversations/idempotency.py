@@ -4,7 +4,8 @@ Mobile clients on bad networks retry. A retried chat must not be charged
 twice, even when the retry arrives while the first request is still running,
 in another server process. The key row is claimed by an INSERT (the unique
 index on (user, key) lets exactly one request win), and the response is
-stored in the same transaction as the charge.
+stored in the same transaction as the reply, only by the request that still
+holds the key.
 """
 
 import hashlib
@@ -49,27 +50,32 @@ def request_fingerprint(data: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+Store = Callable[[int, Any], None]
+
+
 def idempotent_call(
-    *, user: User, key: str, fingerprint: str, call: Callable[[], tuple[int, Any]]
+    *, user: User, key: str, fingerprint: str, call: Callable[[Store], tuple[int, Any]]
 ) -> StoredResponse:
     """Run `call` once per (user, key); later calls get its stored response.
 
-    `call` returns (status, body) and runs in the transaction that stores
-    them, which commits only if this request still holds the key. If it
-    raises, nothing was done, so the key is released and the error
-    propagates: a retry runs again.
+    `call` returns (status, body), and must call the `store` it is given with
+    them inside the transaction that commits its work (the chat's reply):
+    `store` raises IdempotencyKeyInProgress when a retry has taken the key
+    over meanwhile, which rolls that work back, so only one request's work
+    counts. If `call` raises, the key is released and the error propagates:
+    a retry runs again.
     """
     claim = _claim(user=user, key=key, fingerprint=fingerprint)
     if isinstance(claim, StoredResponse):
         return claim
     mine = IdempotencyKey.objects.filter(pk=claim.pk, claim=claim.claim, response_status=None)
+
+    def store(status: int, body: Any) -> None:
+        if not mine.update(response_status=status, response_body=json.dumps(body)):
+            raise IdempotencyKeyInProgress
+
     try:
-        with transaction.atomic():
-            status, body = call()
-            if not mine.update(response_status=status, response_body=json.dumps(body)):
-                # A retry took the key over meanwhile: undo this charge; the
-                # retry's is the one that counts.
-                raise IdempotencyKeyInProgress
+        status, body = call(store)
     except BaseException:
         mine.delete()
         raise
@@ -122,10 +128,10 @@ def _answer_from(
 def _take_over_stale(existing: IdempotencyKey, now: datetime) -> IdempotencyKey:
     """A claim older than IDEMPOTENCY_LOCK_SECONDS: its request died, or is slow.
 
-    Either way the retry takes the key with a new claim. A dead request
-    charged nothing; a slow one will find its claim gone when it tries to
-    store its response, and roll its charge back. Only one retry can replace
-    the claim it read.
+    Either way the retry takes the key with a new claim. A dead request's
+    charge is refunded by the reservation sweeper; a slow one will find its
+    claim gone when it tries to store its response, and refund its charge.
+    Only one retry can replace the claim it read.
     """
     lock = timedelta(seconds=settings.IDEMPOTENCY_LOCK_SECONDS)
     if existing.created_at >= now - lock:

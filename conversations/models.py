@@ -34,7 +34,18 @@ class Conversation(models.Model):
 
 
 class Exchange(models.Model):
-    """One message and the AI's reply: what one charge bought."""
+    """One message and the AI's reply: what one charge bought.
+
+    It is written when the charge is reserved, `pending`, before the model is
+    asked, and becomes `complete` with the reply. A streamed reply the client
+    walked away from is kept as far as it got, `incomplete`. A failed one is
+    deleted and its charge refunded: history shows only the first two.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        COMPLETE = "complete", "Complete"
+        INCOMPLETE = "incomplete", "Incomplete"
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     conversation = models.ForeignKey(
@@ -46,14 +57,26 @@ class Exchange(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exchanges"
     )
     message = models.TextField()
-    response = models.TextField()
+    response = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     tokens_charged = models.PositiveIntegerField()
+    # What the provider reported: the model that answered and its own token
+    # counts (not our billing tokens); null when the provider does not say.
+    model = models.CharField(max_length=255, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         indexes = [
             models.Index(fields=["user", "-id"], name="exchange_user_newest_idx"),
             models.Index(fields=["conversation", "-id"], name="exchange_conv_newest_idx"),
+            # The sweeper's scan for abandoned reservations: only pending rows.
+            models.Index(
+                fields=["created_at"],
+                name="exchange_pending_idx",
+                condition=models.Q(status="pending"),
+            ),
         ]
 
     def __str__(self) -> str:

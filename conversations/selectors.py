@@ -13,7 +13,8 @@ def conversation_list(*, user: User) -> QuerySet[Conversation]:
 
 
 def exchange_list(*, user: User, conversation_id: uuid.UUID | None = None) -> QuerySet[Exchange]:
-    exchanges = Exchange.objects.filter(user=user)
+    """History: replies that came, whole or (streams the client left) in part."""
+    exchanges = Exchange.objects.filter(user=user).exclude(status=Exchange.Status.PENDING)
     if conversation_id is not None:
         exchanges = exchanges.filter(conversation_id=conversation_id)
     return exchanges
@@ -21,3 +22,17 @@ def exchange_list(*, user: User, conversation_id: uuid.UUID | None = None) -> Qu
 
 def token_transaction_list(*, user: User) -> QuerySet[TokenTransaction]:
     return TokenTransaction.objects.filter(user=user)
+
+
+def exchange_context(*, user: User, conversation_id: uuid.UUID, limit: int) -> list[Exchange]:
+    """The last `limit` finished exchanges of a conversation, oldest first: the
+    memory the model gets. One bounded index range, however long the conversation."""
+    if limit == 0:
+        return []
+    newest = (
+        Exchange.objects.filter(user=user, conversation_id=conversation_id)
+        .exclude(status=Exchange.Status.PENDING)
+        .only("message", "response")
+        .order_by("-id")[:limit]
+    )
+    return list(reversed(newest))

@@ -3,7 +3,7 @@
 from django.conf import settings
 from rest_framework import serializers
 
-from config.serializer_fields import StrictCharField, StrictUUIDField
+from config.serializer_fields import StrictBooleanField, StrictCharField, StrictUUIDField
 from conversations.exceptions import MESSAGE_REQUIRED
 from conversations.models import Conversation, Exchange, TokenTransaction
 
@@ -13,6 +13,14 @@ class ChatCreateInputSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         help_text="Continue this conversation; leave out to start a new one.",
+    )
+    stream = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text=(
+            "`true`: answer with server-sent events (`text/event-stream`) as the reply is "
+            "written: `start`, `delta`…, then `done` or `error`."
+        ),
     )
 
     def get_fields(self) -> dict[str, serializers.Field]:
@@ -30,12 +38,35 @@ class ChatCreateInputSerializer(serializers.Serializer):
         return {"message": message, **super().get_fields()}
 
 
+class UsageSerializer(serializers.Serializer):
+    """The model's own token counts, as its provider reported them (not billing tokens)."""
+
+    prompt_tokens = serializers.IntegerField(allow_null=True)
+    completion_tokens = serializers.IntegerField(allow_null=True)
+
+
 class ExchangeSerializer(serializers.ModelSerializer[Exchange]):
+    status = serializers.ChoiceField(
+        choices=[Exchange.Status.COMPLETE, Exchange.Status.INCOMPLETE],
+        read_only=True,
+        help_text="`incomplete`: a streamed reply the client left, kept as far as it got.",
+    )
+    usage = UsageSerializer(source="*", read_only=True)
     timestamp = serializers.DateTimeField(source="created_at", read_only=True)
 
     class Meta:
         model = Exchange
-        fields = ["id", "conversation", "message", "response", "tokens_charged", "timestamp"]
+        fields = [
+            "id",
+            "conversation",
+            "message",
+            "response",
+            "status",
+            "model",
+            "usage",
+            "tokens_charged",
+            "timestamp",
+        ]
         read_only_fields = fields
 
 
@@ -44,6 +75,8 @@ class ChatOutputSerializer(serializers.Serializer):
     conversation = serializers.UUIDField(source="exchange.conversation_id")
     message = serializers.CharField(source="exchange.message")
     response = serializers.CharField(source="exchange.response")
+    model = serializers.CharField(source="exchange.model")
+    usage = UsageSerializer(source="exchange")
     tokens_charged = serializers.IntegerField(source="exchange.tokens_charged")
     remaining_tokens = serializers.IntegerField()
     timestamp = serializers.DateTimeField(source="exchange.created_at")

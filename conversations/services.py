@@ -1,25 +1,55 @@
 """Writes: charging for a chat, every other change to a balance, conversations.
 
+A chat is paid for before the model is asked, and settled after it answers,
+so no database transaction stays open while a model thinks:
+
+1. `chat_reserve` debits the cost (402 when the balance is short) and writes
+   the exchange, `pending`, with its ledger row, in one transaction.
+2. The provider is called outside any transaction.
+3. `chat_complete` stores the reply; on any failure `chat_refund` gives the
+   tokens back with a `refund` ledger row and deletes the exchange. Each acts
+   only on an exchange that is still pending, so exactly one of them settles
+   a reservation, and `reservations_refund_expired` settles the reservations
+   of requests that died in between.
+
 Every balance change goes through `_balance_apply`: one conditional
 UPDATE ... RETURNING on the user row and one ledger row, in one transaction,
 so concurrent requests can neither overspend nor lose a charge, and each
 user's ledger always sums to their balance.
 """
 
+import logging
 import uuid
+from collections.abc import Callable, Generator
+from contextlib import closing
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from conversations.exceptions import ConversationNotFound, InsufficientTokens
+from conversations import selectors
+from conversations.exceptions import ConversationNotFound, InsufficientTokens, ProviderTimeout
 from conversations.models import Conversation, Exchange, TokenTransaction
-from conversations.providers import get_provider
+from conversations.providers import Message, Reply, get_provider
 from users.models import User
 
+logger = logging.getLogger(__name__)
+
 TITLE_MAX_CHARS = 60
+MODEL_NAME_MAX_CHARS = 255
+
+
+@dataclass(frozen=True)
+class ChatReservation:
+    """A paid-for, pending exchange and the messages the model is to be sent."""
+
+    exchange: Exchange
+    messages: list[Message]
+    # The balance just after the charge: what the chat's reply reports.
+    remaining_tokens: int
 
 
 @dataclass(frozen=True)
@@ -28,35 +58,207 @@ class ChatResult:
     remaining_tokens: int
 
 
-@transaction.atomic
-def chat_send(*, user: User, message: str, conversation_id: uuid.UUID | None = None) -> ChatResult:
+OnComplete = Callable[[ChatResult], None]
+
+
+def chat_send(
+    *,
+    user: User,
+    message: str,
+    conversation_id: uuid.UUID | None = None,
+    on_complete: OnComplete | None = None,
+) -> ChatResult:
     """Charge the user for one message, get the AI's reply, and keep the exchange.
 
     Raises ConversationNotFound for an unknown or foreign conversation and
     InsufficientTokens when the balance is short; either way nothing changes.
+    A provider failure (ProviderError, ProviderTimeout) is refunded before it
+    is raised. `on_complete` runs in the transaction that stores the reply.
+    """
+    reservation = chat_reserve(user=user, message=message, conversation_id=conversation_id)
+    try:
+        reply = get_provider().reply(messages=reservation.messages)
+    except BaseException as error:
+        chat_refund(exchange=reservation.exchange, reason=_reason(error))
+        raise
+    return chat_complete(reservation=reservation, reply=reply, on_complete=on_complete)
+
+
+def chat_stream(*, reservation: ChatReservation) -> Generator[str | ChatResult]:
+    """The reply in pieces as the model writes them, then the ChatResult.
+
+    A provider failure is refunded before it is raised. A consumer that stops
+    early (the client went away) keeps the charge: the reply so far is
+    saved, `incomplete`.
+    """
+    pieces: list[str] = []
+    provider = get_provider()
+    try:
+        with closing(provider.stream(messages=reservation.messages)) as stream:
+            for item in stream:
+                if isinstance(item, Reply):
+                    reply = item
+                    break
+                pieces.append(item)
+                yield item
+    except GeneratorExit:
+        partial = Reply(text="".join(pieces), model=provider.model)
+        try:
+            chat_complete(reservation=reservation, reply=partial, status=Exchange.Status.INCOMPLETE)
+        except Exception:
+            # Refunded by chat_complete, or settled by someone else; the
+            # client has gone, so there is no one else to tell.
+            logger.exception("Could not keep the reply of a client that left")
+        raise
+    except BaseException as error:
+        chat_refund(exchange=reservation.exchange, reason=_reason(error))
+        raise
+    yield chat_complete(reservation=reservation, reply=reply)
+
+
+def chat_reserve(
+    *, user: User, message: str, conversation_id: uuid.UUID | None = None
+) -> ChatReservation:
+    """Debit one message's cost and write its exchange, pending a reply.
+
+    Raises ConversationNotFound or InsufficientTokens, changing nothing.
     """
     cost = settings.CHAT_MESSAGE_COST
-    if conversation_id is not None:
-        _conversation_touch(user=user, conversation_id=conversation_id)
-    remaining = _balance_apply(user=user, amount=-cost)
-    if conversation_id is None:
-        conversation_id = Conversation.objects.create(user=user, title=_title(message)).id
-    exchange = Exchange.objects.create(
-        conversation_id=conversation_id,
-        user=user,
-        message=message,
-        response=get_provider().reply(message=message),
-        tokens_charged=cost,
-    )
-    TokenTransaction.objects.create(
-        user=user,
-        amount=-cost,
-        kind=TokenTransaction.Kind.CHAT_CHARGE,
-        balance_after=remaining,
-        exchange=exchange,
-    )
+    history: list[Exchange] = []
+    with transaction.atomic():
+        if conversation_id is not None:
+            _conversation_touch(user=user, conversation_id=conversation_id)
+            history = selectors.exchange_context(
+                user=user, conversation_id=conversation_id, limit=settings.AI_CONTEXT_EXCHANGES
+            )
+        remaining = _balance_apply(user_id=user.pk, amount=-cost)
+        if conversation_id is None:
+            conversation_id = Conversation.objects.create(user=user, title=_title(message)).id
+        exchange = Exchange.objects.create(
+            conversation_id=conversation_id, user=user, message=message, tokens_charged=cost
+        )
+        TokenTransaction.objects.create(
+            user=user,
+            amount=-cost,
+            kind=TokenTransaction.Kind.CHAT_CHARGE,
+            balance_after=remaining,
+            exchange=exchange,
+        )
     user.tokens = remaining
-    return ChatResult(exchange=exchange, remaining_tokens=remaining)
+    _connection_release()
+    return ChatReservation(
+        exchange=exchange, messages=_messages(history, message), remaining_tokens=remaining
+    )
+
+
+def chat_complete(
+    *,
+    reservation: ChatReservation,
+    reply: Reply,
+    status: str = Exchange.Status.COMPLETE,
+    on_complete: OnComplete | None = None,
+) -> ChatResult:
+    """Store the reply of a pending exchange; refund it if that fails.
+
+    If someone else settled the reservation first (the sweeper, or the
+    conversation's deletion, both of which refund), nothing is stored and
+    ProviderTimeout or ConversationNotFound is raised.
+    """
+    exchange = reservation.exchange
+    fields = {
+        "status": status,
+        "response": reply.text,
+        "model": reply.model[:MODEL_NAME_MAX_CHARS],
+        "prompt_tokens": _count(reply.prompt_tokens),
+        "completion_tokens": _count(reply.completion_tokens),
+    }
+    try:
+        with transaction.atomic():
+            pending = Exchange.objects.filter(pk=exchange.pk, status=Exchange.Status.PENDING)
+            if not pending.update(**fields):
+                raise _ReservationLost
+            for name, value in fields.items():
+                setattr(exchange, name, value)
+            result = ChatResult(exchange=exchange, remaining_tokens=reservation.remaining_tokens)
+            if on_complete is not None:
+                on_complete(result)
+    except _ReservationLost:
+        if Conversation.objects.filter(pk=exchange.conversation_id).exists():
+            raise ProviderTimeout from None
+        raise ConversationNotFound from None
+    except BaseException as error:
+        chat_refund(exchange=exchange, reason=_reason(error))
+        raise
+    return result
+
+
+def chat_refund(*, exchange: Exchange, reason: str) -> bool:
+    """Give a pending exchange's tokens back and delete it, with its conversation
+    if that is left empty. False (and nothing done) if it was already settled."""
+    with transaction.atomic():
+        # The conversation's row lock, as in chat_reserve: a chat being added
+        # to it either finishes first (and keeps it alive) or finds it gone.
+        Conversation.objects.select_for_update().filter(pk=exchange.conversation_id).exists()
+        pending = Exchange.objects.select_for_update().filter(
+            pk=exchange.pk, status=Exchange.Status.PENDING
+        )
+        if not pending.exists():
+            return False
+        pending.delete()
+        refund = exchange.tokens_charged
+        balance_after = _balance_apply(user_id=exchange.user_id, amount=refund)
+        TokenTransaction.objects.create(
+            user_id=exchange.user_id,
+            amount=refund,
+            kind=TokenTransaction.Kind.REFUND,
+            balance_after=balance_after,
+            note=reason,
+        )
+        if not Exchange.objects.filter(conversation_id=exchange.conversation_id).exists():
+            Conversation.objects.filter(pk=exchange.conversation_id).delete()
+    return True
+
+
+def reservations_refund_expired() -> int:
+    """Refund the reservations of requests that died before settling them.
+
+    A reservation older than CHAT_RESERVATION_EXPIRY_SECONDS has outlived the
+    longest a reply may take; returns how many were refunded.
+    """
+    cutoff = timezone.now() - timedelta(seconds=settings.CHAT_RESERVATION_EXPIRY_SECONDS)
+    expired = Exchange.objects.filter(status=Exchange.Status.PENDING, created_at__lt=cutoff)
+    return sum(
+        chat_refund(exchange=exchange, reason="reservation expired")
+        for exchange in expired.only("id", "user_id", "conversation_id", "tokens_charged")
+    )
+
+
+class _ReservationLost(Exception):
+    pass
+
+
+def _messages(history: list[Exchange], message: str) -> list[Message]:
+    messages = [Message("system", settings.AI_SYSTEM_PROMPT)] if settings.AI_SYSTEM_PROMPT else []
+    for earlier in history:
+        messages += [Message("user", earlier.message), Message("assistant", earlier.response)]
+    return [*messages, Message("user", message)]
+
+
+def _reason(error: BaseException) -> str:
+    return str(getattr(error, "default_code", type(error).__name__))
+
+
+def _count(value: int | None) -> int | None:
+    # A provider's own count, kept only if it fits the column.
+    return value if value is not None and 0 <= value < 2**31 else None
+
+
+def _connection_release() -> None:
+    # A pooled connection goes back to the pool while the model thinks, so a
+    # few connections serve hundreds of waiting requests. Persistent
+    # connections (SQLite, or no pool) stay with their thread.
+    if getattr(connection, "pool", None) and not connection.in_atomic_block:
+        connection.close()
 
 
 def _title(message: str) -> str:
@@ -73,7 +275,7 @@ def tokens_adjust(*, user: User, amount: int, kind: str, note: str = "") -> Toke
 
     A removal larger than the balance raises InsufficientTokens.
     """
-    balance_after = _balance_apply(user=user, amount=amount)
+    balance_after = _balance_apply(user_id=user.pk, amount=amount)
     user.tokens = balance_after
     return TokenTransaction.objects.create(
         user=user, amount=amount, kind=kind, balance_after=balance_after, note=note
@@ -85,9 +287,13 @@ def conversation_delete(*, conversation: Conversation) -> None:
     """Delete a conversation and its exchanges; their ledger rows stay.
 
     The row lock makes a chat being added to it either finish first (and be
-    deleted with it) or wait and find it gone (404).
+    deleted with it) or wait and find it gone (404). Replies still pending
+    are refunded: their requests will find the conversation gone.
     """
     Conversation.objects.select_for_update().filter(pk=conversation.pk).exists()
+    pending = Exchange.objects.filter(conversation=conversation, status=Exchange.Status.PENDING)
+    for exchange in pending.only("id", "user_id", "conversation_id", "tokens_charged"):
+        chat_refund(exchange=exchange, reason="conversation deleted")
     conversation.delete()
 
 
@@ -100,7 +306,7 @@ def _conversation_touch(*, user: User, conversation_id: uuid.UUID) -> None:
         raise ConversationNotFound
 
 
-def _balance_apply(*, user: User, amount: int) -> int:
+def _balance_apply(*, user_id: uuid.UUID, amount: int) -> int:
     """Apply a signed change to the balance atomically; return the new balance.
 
     One statement does it all: the guard `tokens >= <what is taken>` sits in
@@ -110,7 +316,7 @@ def _balance_apply(*, user: User, amount: int) -> int:
     hands back the new balance, where a follow-up SELECT would cost a round
     trip. No row updated means the balance was short.
     """
-    pk = User._meta.pk.get_db_prep_value(user.pk, connection)
+    pk = User._meta.pk.get_db_prep_value(user_id, connection)
     with connection.cursor() as cursor:
         cursor.execute(_balance_sql(connection.vendor), [amount, pk, max(-amount, 0)])
         row = cursor.fetchone()

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.http.response import HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from drf_standardized_errors.openapi_serializers import ValidationErrorResponseSerializer
 from rest_framework import generics, status
@@ -11,16 +12,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.negotiation import EventStreamNegotiation
 from config.openapi import (
     ErrorResponse402Serializer,
     ErrorResponse409Serializer,
     ErrorResponse422Serializer,
+    ErrorResponse502Serializer,
+    ErrorResponse504Serializer,
 )
 from config.pagination import RecentlyActiveCursorPagination
 from config.requests import authenticated_user
-from conversations import selectors, services
+from conversations import selectors, services, streaming
+from conversations.exceptions import IdempotencyKeyWithStream
 from conversations.idempotency import (
     KEY_MAX_CHARS,
+    Store,
     idempotency_key_validate,
     idempotent_call,
     request_fingerprint,
@@ -44,14 +50,27 @@ class ChatView(APIView):
     """Send a message and get the AI's reply, for CHAT_MESSAGE_COST tokens.
 
     Without `conversation`, a new conversation starts, titled from the
-    message. A balance below the cost gets 402 and changes nothing.
+    message. A balance below the cost gets 402 and changes nothing. The
+    model sees the conversation's last AI_CONTEXT_EXCHANGES exchanges. If it
+    fails (502 `provider_error`) or takes too long (504 `provider_timeout`),
+    the charge is refunded and nothing is kept.
+
+    With `"stream": true` the reply comes as server-sent events
+    (`text/event-stream`, status 200): `start` with the exchange's and the
+    conversation's ids, `delta` events with text as the model writes it, then
+    `done` with the body a non-streamed chat returns, or `error` with an
+    error body (refunded). A client that leaves mid-stream is charged, and
+    the reply is kept as far as it got, with status `incomplete`.
 
     Safe retries: send an `Idempotency-Key` header (1 to 255 characters, yours
     alone, kept 24 hours). A retry with the same key and body gets the first
     response again, with `Idempotent-Replayed: true`, and is not charged again.
     The same key with another body gets 422; a retry that arrives while the
-    first request is still running gets 409 (retry it later).
+    first request is still running gets 409 (retry it later). Keys apply to
+    the non-streamed form only.
     """
+
+    content_negotiation_class = EventStreamNegotiation
 
     @extend_schema(
         tags=["chat"],
@@ -73,30 +92,59 @@ class ChatView(APIView):
             ),
         ],
         responses={
-            201: ChatOutputSerializer,
+            (201, "application/json"): ChatOutputSerializer,
+            (200, streaming.MEDIA_TYPE): OpenApiResponse(
+                {"type": "string"},
+                description=(
+                    "`stream: true`: server-sent events. `start` "
+                    '`{"id", "conversation"}`; `delta` `{"text"}`, repeated; then `done` '
+                    "(the 201 body) or `error` (an error body, refunded)."
+                ),
+            ),
             402: ErrorResponse402Serializer,
             409: ErrorResponse409Serializer,
             422: ErrorResponse422Serializer,
+            502: ErrorResponse502Serializer,
+            504: ErrorResponse504Serializer,
         },
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request) -> HttpResponseBase:
         key = request.headers.get(IDEMPOTENCY_HEADER)
         if key is not None:
             idempotency_key_validate(key)
         serializer = ChatCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = authenticated_user(request)
+        message = serializer.validated_data["message"]
+        conversation_id = serializer.validated_data.get("conversation")
 
-        def send() -> tuple[int, Any]:
-            result = services.chat_send(
-                user=user,
-                message=serializer.validated_data["message"],
-                conversation_id=serializer.validated_data.get("conversation"),
+        if serializer.validated_data["stream"]:
+            if key is not None:
+                raise IdempotencyKeyWithStream
+            reservation = services.chat_reserve(
+                user=user, message=message, conversation_id=conversation_id
             )
-            return status.HTTP_201_CREATED, ChatOutputSerializer(result).data
+            return streaming.event_stream_response(reservation)
+
+        def send(store: Store | None) -> tuple[int, Any]:
+            body: Any = None
+
+            def on_complete(result: services.ChatResult) -> None:
+                nonlocal body
+                body = ChatOutputSerializer(result).data
+                if store is not None:
+                    store(status.HTTP_201_CREATED, body)
+
+            services.chat_send(
+                user=user,
+                message=message,
+                conversation_id=conversation_id,
+                on_complete=on_complete,
+            )
+            return status.HTTP_201_CREATED, body
 
         if key is None:
-            code, body = send()
+            code, body = send(None)
             return Response(body, status=code)
         stored = idempotent_call(
             user=user, key=key, fingerprint=request_fingerprint(request.data), call=send

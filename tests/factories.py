@@ -47,4 +47,6 @@ class ExchangeFactory(factory.django.DjangoModelFactory[Exchange]):
     user = factory.SelfAttribute("conversation.user")
     message = factory.Sequence(lambda n: f"message {n}")
     response = factory.LazyAttribute(lambda o: f"AI response to: {o.message}")
+    status = Exchange.Status.COMPLETE
+    model = "echo"
     tokens_charged = 100

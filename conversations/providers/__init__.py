@@ -5,11 +5,13 @@ from functools import cache
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from conversations.providers.base import ChatProvider
+from conversations.providers.base import ChatProvider, Message, Reply
 from conversations.providers.echo import EchoProvider
+from conversations.providers.openai_compatible import OpenAIProvider
 
 PROVIDERS: dict[str, type[ChatProvider]] = {
     EchoProvider.name: EchoProvider,
+    OpenAIProvider.name: OpenAIProvider,
 }
 
 
@@ -25,4 +27,4 @@ def get_provider() -> ChatProvider:
     return provider_class()
 
 
-__all__ = ["ChatProvider", "get_provider"]
+__all__ = ["ChatProvider", "Message", "Reply", "get_provider"]

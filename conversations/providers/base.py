@@ -1,11 +1,43 @@
-"""The interface every AI provider implements."""
+"""The interface every AI provider implements, and what passes through it."""
 
-from typing import ClassVar, Protocol
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Literal, Protocol
+
+
+@dataclass(frozen=True)
+class Message:
+    """One turn of the conversation, as chat-completion APIs take them."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A whole reply: its text, the model that wrote it, and the model's own token counts."""
+
+    text: str
+    model: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
 
 
 class ChatProvider(Protocol):
-    name: ClassVar[str]
+    """Where replies come from.
 
-    def reply(self, *, message: str) -> str:
-        """The AI's answer to `message`."""
+    Both methods raise ProviderError when the model's server fails and
+    ProviderTimeout when it takes longer than AI_TIMEOUT_SECONDS.
+    """
+
+    name: ClassVar[str]
+    # The model asked for; a Reply names the one that answered.
+    model: str
+
+    def reply(self, *, messages: Sequence[Message]) -> Reply:
+        """The reply to the last message, given the ones before it."""
+        ...
+
+    def stream(self, *, messages: Sequence[Message]) -> Generator[str | Reply]:
+        """The reply in pieces of text as the model writes them, then the whole Reply."""
         ...

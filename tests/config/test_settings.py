@@ -95,6 +95,17 @@ def test_deploy_checks_catch_an_insecure_production_setting():
         ("CHAT_MESSAGE_COST", "0", "Refusing to start: CHAT_MESSAGE_COST must be at least 1."),
         ("SIGNUP_TOKENS", "-1", "Refusing to start: SIGNUP_TOKENS must be at least 0."),
         ("MAX_MESSAGE_CHARS", "0", "Refusing to start: MAX_MESSAGE_CHARS must be at least 1."),
+        ("AI_TIMEOUT_SECONDS", "0", "Refusing to start: AI_TIMEOUT_SECONDS must be more than 0."),
+        (
+            "AI_CONTEXT_EXCHANGES",
+            "-1",
+            "Refusing to start: AI_CONTEXT_EXCHANGES must be at least 0.",
+        ),
+        (
+            "AI_MAX_OUTPUT_TOKENS",
+            "0",
+            "Refusing to start: AI_MAX_OUTPUT_TOKENS must be at least 1.",
+        ),
     ],
 )
 def test_refuses_to_start_with_an_impossible_product_setting(variable, value, message):
@@ -102,6 +113,25 @@ def test_refuses_to_start_with_an_impossible_product_setting(variable, value, me
 
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [message]
+
+
+@pytest.mark.parametrize("missing", ["AI_API_KEY", "AI_MODEL"])
+def test_the_openai_provider_refuses_to_start_without_a_key_or_model(missing):
+    configured = {"AI_API_KEY": "x", "AI_MODEL": "m"}
+    env = {"DEBUG": "1", "AI_PROVIDER": "openai", **configured, missing: ""}
+
+    result = manage("check", env=env)
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Refusing to start: AI_PROVIDER=openai needs AI_API_KEY and AI_MODEL."
+    ]
+
+
+def test_the_openai_provider_starts_when_configured():
+    env = {"DEBUG": "1", "AI_PROVIDER": "openai", "AI_API_KEY": "x", "AI_MODEL": "m"}
+
+    assert manage("check", env=env).returncode == 0
 
 
 def test_refuses_to_start_with_an_unknown_ai_provider():

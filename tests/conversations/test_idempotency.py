@@ -34,6 +34,10 @@ def charges(user) -> int:
     return TokenTransaction.objects.filter(user=user, kind="chat_charge").count()
 
 
+def refunds(user) -> int:
+    return TokenTransaction.objects.filter(user=user, kind="refund").count()
+
+
 def test_a_retry_gets_the_first_response_and_is_not_charged_again(auth_client, user):
     first = chat(auth_client, "key-1")
     retry = chat(auth_client, "key-1")
@@ -190,16 +194,21 @@ def taken_over_after_claiming(monkeypatch):
 
 
 @pytest.mark.usefixtures("taken_over_after_claiming")
-def test_a_slow_request_whose_key_was_taken_over_rolls_its_charge_back(user):
-    def chat_call():
-        return 201, {"id": str(chat_send(user=user, message="Hello").exchange.id)}
+def test_a_slow_request_whose_key_was_taken_over_refunds_its_charge(user):
+    def chat_call(store):
+        def on_complete(result):
+            store(201, {"id": str(result.exchange.id)})
+
+        chat_send(user=user, message="Hello", on_complete=on_complete)
 
     with pytest.raises(IdempotencyKeyInProgress):
         idempotent_call(
             user=user, key="key-1", fingerprint=request_fingerprint(BODY), call=chat_call
         )
 
-    assert charges(user) == 0
+    user.refresh_from_db()
+    assert user.tokens == 4000
+    assert refunds(user) == charges(user) == 1
     assert not Exchange.objects.exists()
     assert IdempotencyKey.objects.get(key="key-1").response_status is None  # the retry's
     assert_ledger_matches_balance(user)
@@ -207,7 +216,7 @@ def test_a_slow_request_whose_key_was_taken_over_rolls_its_charge_back(user):
 
 @pytest.mark.usefixtures("taken_over_after_claiming")
 def test_a_failing_request_does_not_release_a_key_it_no_longer_holds(user):
-    def failing_call():
+    def failing_call(store):
         raise ConversationNotFound
 
     with pytest.raises(ConversationNotFound):

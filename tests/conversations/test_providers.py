@@ -1,7 +1,18 @@
+"""The providers, the OpenAI one through the real SDK against a real HTTP server."""
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from conversations.providers import get_provider
+from conversations.exceptions import ProviderError, ProviderTimeout
+from conversations.providers import Message, Reply, get_provider
+from tests.fake_openai import SERVED_MODEL
+
+MESSAGES = [
+    Message("system", "Be brief."),
+    Message("user", "Hi there"),
+    Message("assistant", "Hello!"),
+    Message("user", "How are you today"),
+]
 
 
 @pytest.fixture(autouse=True)
@@ -11,8 +22,27 @@ def _fresh_provider():
     get_provider.cache_clear()
 
 
+def streamed(provider) -> tuple[list[str], Reply]:
+    *pieces, reply = provider.stream(messages=MESSAGES)
+    return pieces, reply
+
+
 def test_the_default_provider_echoes_deterministically():
-    assert get_provider().reply(message="Hi there") == "AI response to: Hi there"
+    reply = get_provider().reply(messages=MESSAGES)
+
+    assert reply == Reply(
+        text="AI response to: How are you today",
+        model="echo",
+        prompt_tokens=9,
+        completion_tokens=7,
+    )
+
+
+def test_the_echo_stream_reassembles_to_the_reply():
+    pieces, reply = streamed(get_provider())
+
+    assert len(pieces) == 7
+    assert "".join(pieces) == reply.text == "AI response to: How are you today"
 
 
 def test_an_unknown_provider_is_a_configuration_error(settings):
@@ -20,3 +50,85 @@ def test_an_unknown_provider_is_a_configuration_error(settings):
 
     with pytest.raises(ImproperlyConfigured, match="AI_PROVIDER='nonsense' is unknown"):
         get_provider()
+
+
+# --- openai: any server that speaks the Chat Completions API ---------------
+
+
+def test_openai_sends_the_messages_model_limit_and_key(openai_provider, settings):
+    settings.AI_MAX_OUTPUT_TOKENS = 321
+    get_provider().reply(messages=MESSAGES)
+
+    [sent] = openai_provider.requests
+    assert sent["model"] == "m"
+    assert sent["messages"] == [{"role": m.role, "content": m.content} for m in MESSAGES]
+    assert sent["max_tokens"] == 321
+    assert sent["_authorization"] == "Bearer test-key"
+    assert not sent.get("stream")
+
+
+def test_openai_reply_has_the_answering_model_and_its_usage(openai_provider):
+    reply = get_provider().reply(messages=MESSAGES)
+
+    assert reply == Reply(
+        text="You said: How are you today",
+        model=SERVED_MODEL,
+        prompt_tokens=9,
+        completion_tokens=6,
+    )
+
+
+def test_openai_stream_reassembles_to_the_reply_with_usage(openai_provider):
+    pieces, reply = streamed(get_provider())
+
+    assert pieces == ["You", " said:", " How", " are", " you", " today"]
+    assert reply == Reply(
+        text="You said: How are you today",
+        model=SERVED_MODEL,
+        prompt_tokens=9,
+        completion_tokens=6,
+    )
+    assert openai_provider.requests[0]["stream"] is True
+
+
+@pytest.mark.parametrize("status", [500, 503, 429, 401])
+def test_openai_error_status_is_a_provider_error(openai_provider, status):
+    openai_provider.behaviour.fail_status = status
+
+    with pytest.raises(ProviderError):
+        get_provider().reply(messages=MESSAGES)
+    with pytest.raises(ProviderError):
+        streamed(get_provider())
+
+
+def test_openai_that_does_not_answer_in_time_is_a_timeout(openai_provider, settings):
+    settings.AI_TIMEOUT_SECONDS = 0.3
+    openai_provider.behaviour.hang = True
+
+    with pytest.raises(ProviderTimeout):
+        get_provider().reply(messages=MESSAGES)
+
+
+def test_openai_stream_slower_than_the_timeout_in_total_is_a_timeout(openai_provider, settings):
+    # Every piece arrives well within the timeout, the whole reply does not.
+    settings.AI_TIMEOUT_SECONDS = 0.3
+    openai_provider.behaviour.chunk_delay = 0.1
+
+    with pytest.raises(ProviderTimeout):
+        streamed(get_provider())
+
+
+def test_openai_stream_cut_midway_is_a_provider_error(openai_provider):
+    openai_provider.behaviour.cut_after = 2
+    stream = get_provider().stream(messages=MESSAGES)
+
+    assert [next(stream), next(stream)] == ["You", " said:"]
+    with pytest.raises(ProviderError):
+        next(stream)
+
+
+def test_openai_that_cannot_be_reached_is_a_provider_error(openai_provider, settings):
+    openai_provider.stop()
+
+    with pytest.raises(ProviderError):
+        get_provider().reply(messages=MESSAGES)

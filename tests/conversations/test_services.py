@@ -103,7 +103,9 @@ def test_the_debit_is_one_conditional_update_computed_by_the_database(user, sett
     with CaptureQueriesContext(connection) as queries:
         chat_send(user=user, message="hi")
 
-    updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    updates = [
+        q["sql"] for q in queries.captured_queries if q["sql"].startswith('UPDATE "users_user"')
+    ]
     assert len(updates) == 1
     debit = " ".join(updates[0].split())
     assert 'SET "tokens" = "tokens" + -100' in debit  # computed by the database

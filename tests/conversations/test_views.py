@@ -34,12 +34,16 @@ def test_chat_returns_the_exchange_and_the_new_balance(auth_client, user):
         "conversation",
         "message",
         "response",
+        "model",
+        "usage",
         "tokens_charged",
         "remaining_tokens",
         "timestamp",
     }
     assert body["message"] == "Hello there"
     assert body["response"] == "AI response to: Hello there"
+    assert body["model"] == "echo"
+    assert body["usage"] == {"prompt_tokens": 7, "completion_tokens": 5}
     assert body["tokens_charged"] == 100
     assert body["remaining_tokens"] == 3900
     assert body["timestamp"].endswith("Z")
@@ -192,10 +196,13 @@ def test_a_new_chat_runs_only_the_minimum(auth_client):
 
     assert statements(queries) == [
         "SELECT users_user",  # authentication
+        # The reservation, in one transaction:
         "UPDATE users_user",  # the debit, returning the new balance
         "INSERT conversations_conversation",
-        "INSERT conversations_exchange",
+        "INSERT conversations_exchange",  # pending
         "INSERT conversations_tokentransaction",
+        # The provider answers, outside any transaction; then:
+        "UPDATE conversations_exchange",  # the reply, if the exchange is still pending
     ]
 
 
@@ -208,9 +215,11 @@ def test_a_chat_in_a_conversation_runs_only_the_minimum(auth_client):
     assert statements(queries) == [
         "SELECT users_user",
         "UPDATE conversations_conversation",  # ownership check and last activity, in one
+        "SELECT conversations_exchange",  # the model's memory: the last few exchanges
         "UPDATE users_user",
         "INSERT conversations_exchange",
         "INSERT conversations_tokentransaction",
+        "UPDATE conversations_exchange",
     ]
 
 
@@ -337,9 +346,13 @@ def test_chats_newest_first_with_the_exchange_fields(auth_client):
         "conversation",
         "message",
         "response",
+        "status",
+        "model",
+        "usage",
         "tokens_charged",
         "timestamp",
     }
+    assert results[0]["status"] == "complete"
 
 
 def test_chats_filter_by_conversation(auth_client):

@@ -1,0 +1,22 @@
+"""Refund chats whose request died between the charge and the reply.
+
+Schedule it every minute or so: a server killed mid-request (a deploy, an
+out-of-memory kill) leaves its charge reserved; this gives it back.
+"""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from conversations.services import reservations_refund_expired
+
+
+class Command(BaseCommand):
+    help = (
+        "Refund reservations older than CHAT_RESERVATION_EXPIRY_SECONDS "
+        "(AI_TIMEOUT_SECONDS + 60) whose reply never came."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        refunded = reservations_refund_expired()
+        self.stdout.write(f"Refunded {refunded} expired reservations.")

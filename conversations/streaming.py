@@ -1,0 +1,68 @@
+"""A streamed reply as server-sent events (`text/event-stream`).
+
+    event: start   {"id": <exchange>, "conversation": <conversation>}
+    event: delta   {"text": <the next piece of the reply>}      (repeated)
+    event: done    <the body a non-streamed chat returns>
+    event: error   <the project's error body: provider_error, provider_timeout, …>
+
+Errors found before the reply starts (400, 402, 404) are ordinary JSON
+responses; once `start` is sent, the status is 200 and the outcome is the
+last event.
+"""
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import closing
+from typing import Any
+
+from django.http import StreamingHttpResponse
+from rest_framework.exceptions import APIException
+from rest_framework.utils.encoders import JSONEncoder
+
+from conversations import services
+from conversations.serializers import ChatOutputSerializer
+
+logger = logging.getLogger(__name__)
+
+MEDIA_TYPE = "text/event-stream"
+
+
+def event_stream_response(reservation: services.ChatReservation) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(_events(reservation), content_type=MEDIA_TYPE)
+    response["Cache-Control"] = "no-cache"
+    # Proxies such as nginx would otherwise hold events back to fill a buffer.
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+def _events(reservation: services.ChatReservation) -> Iterator[bytes]:
+    exchange = reservation.exchange
+    yield _event("start", {"id": exchange.id, "conversation": exchange.conversation_id})
+    try:
+        # closing(): when the client goes away, the server closes this
+        # generator, and the reply must be closed with it (which saves it
+        # as incomplete and hangs up on the provider).
+        with closing(services.chat_stream(reservation=reservation)) as stream:
+            for item in stream:
+                if isinstance(item, str):
+                    yield _event("delta", {"text": item})
+                else:
+                    yield _event("done", ChatOutputSerializer(item).data)
+    except APIException as error:
+        yield _event("error", _error_body(error))
+    except Exception:
+        logger.exception("A streamed chat failed")
+        yield _event("error", _error_body(APIException()))
+
+
+def _event(name: str, data: Any) -> bytes:
+    # JSON escapes line breaks, so each event's data is one line.
+    return f"event: {name}\ndata: {json.dumps(data, cls=JSONEncoder)}\n\n".encode()
+
+
+def _error_body(error: APIException) -> dict[str, Any]:
+    return {
+        "type": "server_error" if error.status_code >= 500 else "client_error",
+        "errors": [{"code": error.get_codes(), "detail": str(error.detail), "attr": None}],
+    }

@@ -1,0 +1,179 @@
+"""POST /api/v1/chat/ with "stream": true: server-sent events (conversations/streaming.py)."""
+
+import json
+from http import HTTPStatus
+
+import pytest
+from django.urls import reverse
+
+from conversations.models import Conversation, Exchange, TokenTransaction
+from tests.assertions import assert_ledger_matches_balance, error_codes
+
+pytestmark = pytest.mark.django_db
+
+CHAT_URL = reverse("chat")
+
+
+def stream(client, message="Hello there", headers=None, **fields):
+    body = {"message": message, "stream": True, **fields}
+    return client.post(CHAT_URL, body, format="json", headers=headers)
+
+
+def parse(raw: bytes) -> list[tuple[str, dict]]:
+    """(event, data) pairs of a text/event-stream body."""
+    events = []
+    for block in raw.decode().split("\n\n"):
+        if block:
+            fields = dict(line.split(": ", 1) for line in block.split("\n"))
+            events.append((fields["event"], json.loads(fields["data"])))
+    return events
+
+
+def leave(response) -> None:
+    """What the server does when the client has gone: close the response.
+
+    That ends the request, which hands the database connection back, so
+    these tests run without the test transaction around them.
+    """
+    response.close()
+
+
+def events_of(response) -> list[tuple[str, dict]]:
+    return parse(b"".join(response.streaming_content))
+
+
+def test_a_stream_sends_start_deltas_and_done(auth_client, user):
+    response = stream(auth_client)
+
+    assert response.status_code == HTTPStatus.OK
+    assert response["Content-Type"] == "text/event-stream"
+    assert response["Cache-Control"] == "no-cache"
+    events = events_of(response)
+    exchange = Exchange.objects.get()
+    assert events[0] == (
+        "start",
+        {"id": str(exchange.pk), "conversation": str(exchange.conversation_id)},
+    )
+    deltas = [data["text"] for name, data in events[1:-1]]
+    assert {name for name, _ in events[1:-1]} == {"delta"}
+    assert len(deltas) > 1
+    name, done = events[-1]
+    assert name == "done"
+    # The pieces make up the reply that was saved and that history shows.
+    assert "".join(deltas) == done["response"] == exchange.response == "AI response to: Hello there"
+    assert done["remaining_tokens"] == 3900
+    assert exchange.status == Exchange.Status.COMPLETE
+    history = auth_client.get(reverse("exchange-list")).json()["results"]
+    assert history[0]["response"] == done["response"]
+    assert_ledger_matches_balance(user)
+
+
+def test_a_stream_through_the_openai_provider(auth_client, user, openai_provider):
+    events = events_of(stream(auth_client))
+
+    deltas = [data["text"] for name, data in events if name == "delta"]
+    assert deltas == ["You", " said:", " Hello", " there"]
+    name, done = events[-1]
+    assert name == "done"
+    assert done["model"] == "fake-model-001"
+    assert done["usage"] == {"prompt_tokens": 7, "completion_tokens": 4}
+    assert Exchange.objects.get().response == "You said: Hello there"
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "code"),
+    [
+        ({"fail_status": 503}, "provider_error"),
+        ({"cut_after": 2}, "provider_error"),
+        ({"hang": True}, "provider_timeout"),
+    ],
+)
+def test_a_provider_failure_mid_stream_is_refunded(
+    auth_client, user, openai_provider, settings, behaviour, code
+):
+    settings.AI_TIMEOUT_SECONDS = 0.3
+    for name, value in behaviour.items():
+        setattr(openai_provider.behaviour, name, value)
+
+    events = events_of(stream(auth_client))
+
+    assert events[0][0] == "start"
+    name, error = events[-1]
+    assert name == "error"
+    assert error["type"] == "server_error"
+    assert [e["code"] for e in error["errors"]] == [code]
+    assert not Exchange.objects.exists()
+    assert not Conversation.objects.exists()
+    user.refresh_from_db()
+    assert user.tokens == 4000
+    assert TokenTransaction.objects.filter(kind="refund").count() == 1
+    assert_ledger_matches_balance(user)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_client_that_leaves_mid_stream_pays_and_keeps_the_partial_reply(auth_client, user):
+    response = stream(auth_client, "one two three four five")
+    chunks = iter(response.streaming_content)
+    received = [next(chunks) for _ in range(3)]  # start, "AI", " response"
+
+    leave(response)
+
+    assert [name for name, _ in parse(b"".join(received))] == ["start", "delta", "delta"]
+    exchange = Exchange.objects.get()
+    assert exchange.status == Exchange.Status.INCOMPLETE
+    assert exchange.response == "AI response"
+    assert exchange.model == "echo"
+    user.refresh_from_db()
+    assert user.tokens == 3900
+    assert not TokenTransaction.objects.filter(kind="refund").exists()
+    assert_ledger_matches_balance(user)
+    history = auth_client.get(reverse("exchange-list")).json()["results"]
+    assert (history[0]["status"], history[0]["response"]) == ("incomplete", "AI response")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_client_that_leaves_hangs_up_on_the_provider(auth_client, openai_provider):
+    openai_provider.behaviour.chunk_delay = 0.05
+    response = stream(auth_client, "one two three four five six seven eight")
+    chunks = iter(response.streaming_content)
+    [next(chunks) for _ in range(3)]
+
+    leave(response)
+
+    assert Exchange.objects.get().response == "You said:"
+
+
+def test_errors_before_the_stream_starts_are_json(auth_client, settings):
+    settings.CHAT_MESSAGE_COST = 5000
+
+    response = stream(auth_client, headers={"Accept": "text/event-stream"})
+
+    assert response.status_code == HTTPStatus.PAYMENT_REQUIRED
+    assert response["Content-Type"] == "application/json"
+    assert error_codes(response) == [(None, "insufficient_tokens")]
+
+
+def test_a_stream_continues_a_conversation(auth_client):
+    first = auth_client.post(CHAT_URL, {"message": "one"}, format="json").json()
+
+    events = events_of(stream(auth_client, "two", conversation=first["conversation"]))
+
+    assert events[0][1]["conversation"] == first["conversation"]
+    assert events[-1][1]["remaining_tokens"] == 3800
+
+
+def test_streams_take_no_idempotency_key(auth_client, user):
+    response = stream(auth_client, headers={"Idempotency-Key": "key-1"})
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert error_codes(response) == [("Idempotency-Key", "invalid")]
+    assert not Exchange.objects.exists()
+
+
+@pytest.mark.parametrize("value", ["true", 1, None, "yes"])
+def test_stream_must_be_a_json_boolean(auth_client, value):
+    response = auth_client.post(CHAT_URL, {"message": "hi", "stream": value}, format="json")
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert error_codes(response)[0][0] == "stream"
+    assert not Exchange.objects.exists()
