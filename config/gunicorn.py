@@ -1,7 +1,7 @@
 """gunicorn settings for `make serve`, read from the environment.
 
 WEB_CONCURRENCY   worker processes (default: 2 per core + 1)
-GUNICORN_THREADS  threads per worker (default 4; more than 1 selects gthread)
+GUNICORN_THREADS  threads per worker (default 128; more than 1 selects gthread)
 BIND              address to listen on (default 127.0.0.1:8000)
 ACCESS_LOG        "-" for stdout (the default), "" to turn it off
 """
@@ -12,7 +12,10 @@ import os
 wsgi_app = "config.wsgi:application"
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# A chat waits seconds for the model, holding its thread: enough threads to
+# hold hundreds of chats at once (5 x 128 on 2 cores). A waiting thread costs
+# memory, not CPU; database connections are pooled (see settings.py).
+threads = int(os.environ.get("GUNICORN_THREADS", "128"))
 # Keep-alive lets a load balancer or client reuse connections.
 keepalive = 5
 accesslog = os.environ.get("ACCESS_LOG", "-") or None

@@ -333,4 +333,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # The OpenAI SDK's HTTP client logs every request it makes at INFO: a
+    # second access log, one line per chat.
+    "loggers": {"httpx2": {"level": "WARNING"}},
 }

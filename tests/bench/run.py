@@ -5,7 +5,9 @@ our app under gunicorn with the configuration `make serve` uses, and
 ../shared/bench/limit_app.py (the same work with no framework) under the same
 gunicorn settings; drives both with wrk at 16 and 64 connections; checks the
 billing; measures a history page at 1,000 and 1,000,000 stored exchanges;
-and writes docs/benchmarks.md with a chart.
+holds 500 chats at once against an OpenAI-compatible server that takes 2 s
+per reply (tests/fake_openai.py), under `make serve`'s own worker and thread
+counts; and writes docs/benchmarks.md with a chart.
 
 usage: python -m tests.bench.run [--seconds 10] [--workers 2] [--threads 1]
 """
@@ -40,6 +42,8 @@ POSTGRES_URL = os.environ.get("POSTGRES_URL", "postgres://postgres@127.0.0.1:543
 SECRET = "bench-only-secret-key-not-for-any-deployment-0123456789"
 BENCH_DB = "bench_chat_api"
 CHAT_BODY = '{"message": "How fast is this?"}'
+SLOW_CONNECTIONS = 500
+SLOW_REPLY_SECONDS = 2.0
 
 
 @dataclass
@@ -74,6 +78,7 @@ def main() -> None:
         print(f"*** PostgreSQL leg SKIPPED: no server at {POSTGRES_URL}")
     runs: list[Run] = []
     history: dict[str, dict[int, Run]] = {}
+    slow: dict[str, Run] = {}
     billing: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Path(tmp)
@@ -83,8 +88,9 @@ def main() -> None:
             runs += result[0]
             history[database] = result[1]
             billing[database] = result[2]
-    failures = problems(runs, billing)
-    write_report(runs, history, billing, args, failures)
+            slow[database] = result[3]
+    failures = problems([*runs, *slow.values()], billing)
+    write_report(runs, history, slow, billing, args, failures)
     print(f"Wrote {DOCS / 'benchmarks.md'}")
     if failures:
         sys.exit("Benchmark checks failed:\n- " + "\n- ".join(failures))
@@ -92,7 +98,7 @@ def main() -> None:
 
 def bench_database(
     database: str, work: Path, args: argparse.Namespace
-) -> tuple[list[Run], dict[int, Run], dict[str, Any]]:
+) -> tuple[list[Run], dict[int, Run], dict[str, Any], Run]:
     work.mkdir(parents=True)
     ours_env = _ours_env(database, work)
     _django("manage.py", "migrate", "--no-input", "-v0", env=ours_env)
@@ -143,14 +149,47 @@ def bench_database(
                         _wrk(database, "bare", endpoint, bare + bare_path, bare_tokens, method,
                              body, connections, args.seconds)
                     )  # fmt: skip
+    slow = _slow_chats(database, ours_env, tokens, args.seconds * 2)
     billing = json.loads(_django("-m", "tests.bench.check", str(BALANCE), env=ours_env))
-    chats = [r for r in runs if r.app == "ours" and r.endpoint.startswith("POST")]
+    chats = [r for r in [*runs, slow] if r.app == "ours" and r.endpoint.startswith("POST")]
     billing["successful_chats"] = sum(r.requests + r.warmup_requests for r in chats)
     billing["in_flight_at_most"] = sum(2 * r.connections for r in chats)
     if database == "postgres":
         _drop_postgres(BENCH_DB)
         _drop_postgres("bench_limit_app")
-    return runs, history, billing
+    return runs, history, billing, slow
+
+
+def _slow_chats(database: str, ours_env: dict[str, str], tokens: Path, seconds: int) -> Run:
+    """500 chats at once, each waiting 2 s on the model, under `make serve`'s defaults."""
+    provider_port, ours_port = _free_port(), _free_port()
+    provider_cmd = [
+        sys.executable, "-m", "tests.fake_openai",
+        "--port", str(provider_port), "--delay", str(SLOW_REPLY_SECONDS),
+    ]  # fmt: skip
+    server_env = {
+        key: value
+        for key, value in ours_env.items()
+        if key not in {"WEB_CONCURRENCY", "GUNICORN_THREADS"}
+    }
+    server_env |= {
+        "BIND": f"127.0.0.1:{ours_port}",
+        "ACCESS_LOG": "",
+        "AI_PROVIDER": "openai",
+        "AI_BASE_URL": f"http://127.0.0.1:{provider_port}/v1",
+        "AI_API_KEY": "bench",
+        "AI_MODEL": "bench",
+    }
+    ours_cmd = [sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.py"]
+    with (
+        _server(provider_cmd, ours_env, provider_port, None),
+        _server(ours_cmd, server_env, ours_port, "/healthz/"),
+    ):
+        return _wrk(
+            database, "ours", "POST /api/v1/chat/ (AI takes 2 s)",
+            f"http://127.0.0.1:{ours_port}/api/v1/chat/", tokens, "POST", CHAT_BODY,
+            SLOW_CONNECTIONS, seconds, timeout_seconds=30,
+        )  # fmt: skip
 
 
 def _history(database: str, base: str, tokens_file: Path, seconds: int) -> dict[int, Run]:
@@ -177,11 +216,15 @@ def _wrk(
     body: str | None,
     connections: int,
     seconds: int,
+    timeout_seconds: int = 2,
 ) -> Run:
     env = {**os.environ, "TOKENS": str(tokens), "METHOD": method, "BODY": body or ""}
     if not body:
         env.pop("BODY")
-    command = ["wrk", "-t2", f"-c{connections}", "--latency", "-s", str(LUA), url]
+    command = [
+        "wrk", "-t2", f"-c{connections}", f"--timeout={timeout_seconds}s", "--latency",
+        "-s", str(LUA), url,
+    ]  # fmt: skip
     # A short warm-up first: imports, connections and caches settle.
     warmup = _result([*command[:-1], "-d2s", url], env)
     data = _result([*command[:-1], f"-d{seconds}s", url], env)
@@ -338,6 +381,7 @@ def _free_port() -> int:
 def write_report(
     runs: list[Run],
     history: dict[str, dict[int, Run]],
+    slow: dict[str, Run],
     billing: dict[str, dict[str, Any]],
     args: argparse.Namespace,
     failures: list[str],
@@ -349,6 +393,8 @@ def write_report(
     text = render(
         runs=runs,
         history=history,
+        slow=slow,
+        slow_reply_ms=SLOW_REPLY_SECONDS * 1000,
         billing=billing,
         failures=failures,
         chart=chart,
