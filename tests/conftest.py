@@ -2,10 +2,10 @@ from collections.abc import Callable
 
 import pytest
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from tests.factories import UserFactory
 from users.models import User
+from users.tokens import SessionRefreshToken as RefreshToken
 
 
 @pytest.fixture

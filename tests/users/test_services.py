@@ -10,8 +10,9 @@ from conversations.models import TokenTransaction
 from tests.assertions import assert_ledger_matches_balance
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from users.exceptions import USERNAME_TAKEN, InvalidCredentials, UsernameTaken
-from users.models import User
+from users.models import RevokedSession, User
 from users.services import token_refresh, user_login, user_logout, user_register
+from users.tokens import SessionRefreshToken
 
 pytestmark = pytest.mark.django_db
 
@@ -145,7 +146,7 @@ def test_login_of_an_inactive_user_fails():
 
 
 def test_refresh_rotates_the_pair_and_blacklists_the_old_refresh_token(user):
-    old = RefreshToken.for_user(user)
+    old = SessionRefreshToken.for_user(user)
 
     pair = token_refresh(refresh=str(old))
 
@@ -159,7 +160,7 @@ def test_refresh_rotates_the_pair_and_blacklists_the_old_refresh_token(user):
 
 
 def test_refresh_refuses_a_refresh_token_used_before(user):
-    old = str(RefreshToken.for_user(user))
+    old = str(SessionRefreshToken.for_user(user))
     token_refresh(refresh=old)
 
     with pytest.raises(InvalidToken):
@@ -167,7 +168,7 @@ def test_refresh_refuses_a_refresh_token_used_before(user):
 
 
 def test_refresh_refuses_a_token_whose_user_is_gone(user):
-    refresh = str(RefreshToken.for_user(user))
+    refresh = str(SessionRefreshToken.for_user(user))
     user.delete()
 
     with pytest.raises(InvalidToken):
@@ -181,7 +182,7 @@ def test_refresh_refuses_garbage(garbage):
 
 
 def test_refresh_refuses_an_access_token(user):
-    access = str(RefreshToken.for_user(user).access_token)
+    access = str(SessionRefreshToken.for_user(user).access_token)
 
     with pytest.raises(InvalidToken):
         token_refresh(refresh=access)
@@ -190,24 +191,26 @@ def test_refresh_refuses_an_access_token(user):
 # --- user_logout -------------------------------------------------------------
 
 
-def test_logout_blacklists_the_refresh_token(user):
-    refresh = RefreshToken.for_user(user)
+def test_logout_ends_the_session_of_the_refresh_token(user):
+    refresh = SessionRefreshToken.for_user(user)
+    rotated = token_refresh(refresh=str(refresh))["refresh"]
 
     user_logout(user=user, refresh=str(refresh))
 
-    assert is_blacklisted(refresh)
+    assert RevokedSession.objects.filter(sid=refresh["sid"], user=user).exists()
     with pytest.raises(InvalidToken):
-        token_refresh(refresh=str(refresh))
+        token_refresh(refresh=rotated)
 
 
 def test_logout_refuses_someone_elses_refresh_token(user):
     other = UserFactory()
-    others_refresh = RefreshToken.for_user(other)
+    others_refresh = SessionRefreshToken.for_user(other)
 
     with pytest.raises(InvalidToken):
         user_logout(user=user, refresh=str(others_refresh))
 
     assert not is_blacklisted(others_refresh)
+    assert not RevokedSession.objects.exists()
 
 
 @pytest.mark.parametrize("garbage", ["garbage", "a.b.c"])
@@ -215,17 +218,17 @@ def test_logout_refuses_garbage(user, garbage):
     with pytest.raises(InvalidToken):
         user_logout(user=user, refresh=garbage)
 
-    assert not BlacklistedToken.objects.exists()
+    assert not RevokedSession.objects.exists()
 
 
-def test_logout_refuses_a_refresh_token_already_blacklisted(user):
-    refresh = str(RefreshToken.for_user(user))
+def test_logout_refuses_a_session_already_ended(user):
+    refresh = str(SessionRefreshToken.for_user(user))
     user_logout(user=user, refresh=refresh)
 
     with pytest.raises(InvalidToken):
         user_logout(user=user, refresh=refresh)
 
-    assert BlacklistedToken.objects.count() == 1
+    assert RevokedSession.objects.count() == 1
 
 
 def test_token_refresh_of_a_token_without_a_user_is_invalid(db):
