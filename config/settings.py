@@ -6,6 +6,7 @@ development secret and local host names. With DEBUG off, the app refuses to
 start until SECRET_KEY and ALLOWED_HOSTS are given.
 """
 
+import re
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -182,6 +183,28 @@ STORAGES = {
 
 # --- REST framework ---------------------------------------------------------
 
+# Limits per client address, account or user, kept in the cache (see
+# config/throttling.py): "<count>/<second|minute|hour|day>".
+THROTTLE_RATES = {
+    "login_ip": env.str("THROTTLE_LOGIN_IP", default="30/min"),
+    "login_username": env.str("THROTTLE_LOGIN_USERNAME", default="10/min"),
+    "register": env.str("THROTTLE_REGISTER", default="10/hour"),
+    "chat": env.str("THROTTLE_CHAT", default="30/min"),
+}
+_RATE = re.compile(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)")
+for _scope, _rate in THROTTLE_RATES.items():
+    if not _RATE.fullmatch(_rate):
+        _refuse_to_start(
+            f"THROTTLE_{_scope.upper()}={_rate!r} is not a rate like 10/min "
+            "(1 or more per second, minute, hour or day)."
+        )
+# How many proxies in front of the app append to X-Forwarded-For. 0: the
+# client's address is the socket's and X-Forwarded-For is ignored, since a
+# client can write anything there.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+if NUM_PROXIES < 0:
+    _refuse_to_start("NUM_PROXIES must be at least 0.")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "users.authentication.JWTAuthentication",
@@ -194,6 +217,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "config.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_RATES": THROTTLE_RATES,
+    "NUM_PROXIES": NUM_PROXIES,
 }
 
 # A chat message is at most a few KB; larger bodies get 413 before parsing.
@@ -203,10 +228,13 @@ API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=20)
 API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=100)
 
 # The error responses the schema documents for every operation where they
-# can occur (402 is documented on the chat operation itself).
+# can occur (402 is documented on the chat operation itself; 429 on the
+# throttled ones).
 DRF_STANDARDIZED_ERRORS = {
     "EXCEPTION_HANDLER_CLASS": "config.exceptions.ExceptionHandler",
-    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "406", "415", "500"],
+    "ALLOWED_ERROR_STATUS_CODES": [
+        *("400", "401", "403", "404", "405", "406", "415", "429", "500"),
+    ],
     "ERROR_SCHEMAS": {"401": "config.openapi.ErrorResponse401Serializer"},
 }
 

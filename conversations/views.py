@@ -18,6 +18,7 @@ from config.openapi import (
 )
 from config.pagination import RecentlyActiveCursorPagination
 from config.requests import authenticated_user
+from config.throttling import ChatThrottle
 from conversations import selectors, services
 from conversations.idempotency import (
     KEY_MAX_CHARS,
@@ -52,6 +53,8 @@ class ChatView(APIView):
     The same key with another body gets 422; a retry that arrives while the
     first request is still running gets 409 (retry it later).
     """
+
+    throttle_classes = (ChatThrottle,)
 
     @extend_schema(
         tags=["chat"],

@@ -13,6 +13,12 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from config.openapi import ErrorResponse401LoginSerializer, ErrorResponse401TokenSerializer
 from config.requests import authenticated_user
+from config.throttling import (
+    LoginIPThrottle,
+    LoginUsernameThrottle,
+    PasswordChangeThrottle,
+    RegisterThrottle,
+)
 from users import selectors, services
 from users.models import User
 from users.serializers import (
@@ -62,7 +68,11 @@ class PublicAPIView(APIView):
 @extend_validation_errors(PASSWORD_VALIDATOR_CODES, field_name="password", methods=["post"])
 @extend_validation_errors(["unique"], field_name="username", methods=["post"])
 class RegisterView(PublicAPIView):
-    """Create an account. It starts with the signup grant of tokens."""
+    """Create an account. It starts with the signup grant of tokens.
+
+    Limited per client address (429 with Retry-After beyond it)."""
+
+    throttle_classes = (RegisterThrottle,)
 
     @extend_schema(
         tags=[TAG],
@@ -81,8 +91,11 @@ class LoginView(PublicAPIView):
     """Exchange a username and password for an access/refresh token pair.
 
     Usernames match in any letter case. A wrong password and an unknown
-    username get the same 401.
+    username get the same 401. Attempts are limited per client address and
+    per username (429 with Retry-After beyond either).
     """
+
+    throttle_classes = (LoginIPThrottle, LoginUsernameThrottle)
 
     @extend_schema(
         tags=[TAG],
@@ -163,8 +176,11 @@ class PasswordChangeView(APIView):
     log-in returns) so the client that made the change stays logged in.
 
     A wrong current password is 400 `wrong_password` on `old_password`; the
-    new one must pass the same rules as at registration.
+    new one must pass the same rules as at registration. Attempts count like
+    log-in attempts at the account (429 with Retry-After beyond the limit).
     """
+
+    throttle_classes = (PasswordChangeThrottle,)
 
     @extend_schema(
         tags=[TAG],

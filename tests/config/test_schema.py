@@ -25,15 +25,15 @@ def test_schema_yml_equals_the_generated_schema(generated):
 
 # The error statuses each operation must document: those it can really give.
 ERRORS = {
-    ("post", "/api/v1/auth/register/"): {"400"},
-    ("post", "/api/v1/auth/login/"): {"400", "401"},
+    ("post", "/api/v1/auth/register/"): {"400", "429"},
+    ("post", "/api/v1/auth/login/"): {"400", "401", "429"},
     ("post", "/api/v1/auth/refresh/"): {"400", "401"},
     ("post", "/api/v1/auth/logout/"): {"400", "401"},
     ("post", "/api/v1/auth/logout-all/"): {"401"},
-    ("post", "/api/v1/auth/password/"): {"400", "401"},
+    ("post", "/api/v1/auth/password/"): {"400", "401", "429"},
     ("get", "/api/v1/auth/me/"): {"401"},
     ("get", "/api/v1/users/"): {"401", "403", "404"},
-    ("post", "/api/v1/chat/"): {"400", "401", "402", "404", "409", "422"},
+    ("post", "/api/v1/chat/"): {"400", "401", "402", "404", "409", "422", "429"},
     ("get", "/api/v1/balance/"): {"401"},
     ("get", "/api/v1/conversations/"): {"401", "404"},
     ("get", "/api/v1/conversations/{id}/"): {"401", "404"},
