@@ -138,6 +138,24 @@ def test_throttle_rates_and_proxies_default_and_follow_the_environment():
     assert custom.stdout.strip().endswith(" 2"), custom.stderr
 
 
+def test_production_hashes_passwords_with_argon2():
+    # The tests themselves use a fast hasher (tests/settings.py); this checks
+    # the real settings, and that the Argon2 library is installed.
+    probe = (
+        "from django.conf import settings\n"
+        "from django.contrib.auth.hashers import make_password\n"
+        "print(settings.PASSWORD_HASHERS[0])\n"
+        "print(make_password('a-passphrase').split('$')[0])\n"
+    )
+
+    result = manage("shell", "-v0", "-c", probe, env={"DEBUG": "1"})
+
+    assert result.stdout.split() == [
+        "django.contrib.auth.hashers.Argon2PasswordHasher",
+        "argon2",
+    ], result.stderr
+
+
 def test_refuses_to_start_with_an_unknown_ai_provider():
     result = manage("check", env={"DEBUG": "1", "AI_PROVIDER": "nonsense"})
 

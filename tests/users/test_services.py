@@ -9,6 +9,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from conversations.models import TokenTransaction
 from tests.assertions import assert_ledger_matches_balance
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.hashers import CountingPasswordHasher
 from users.exceptions import USERNAME_TAKEN, InvalidCredentials, UsernameTaken
 from users.models import RevokedSession, User
 from users.services import token_refresh, user_login, user_logout, user_register
@@ -140,6 +141,60 @@ def test_login_of_an_inactive_user_fails():
 
     user.refresh_from_db()
     assert user.last_login is None
+
+
+@pytest.fixture
+def counting_hasher(settings):
+    settings.PASSWORD_HASHERS = ["tests.hashers.CountingPasswordHasher"]
+    CountingPasswordHasher.calls = 0
+    return CountingPasswordHasher
+
+
+LOGIN_ATTEMPTS = {
+    "right password": ("edward", DEFAULT_PASSWORD),
+    "wrong password": ("edward", "wrong-password"),
+    "unknown username": ("nobody", "wrong-password"),
+    "inactive user": ("inactive", DEFAULT_PASSWORD),
+    "no usable password": ("unusable", "wrong-password"),
+}
+
+
+@pytest.mark.parametrize("attempt", LOGIN_ATTEMPTS)
+def test_every_login_attempt_hashes_exactly_once(counting_hasher, attempt):
+    # Equal work whatever the outcome: the time a login takes cannot tell
+    # whether a username exists (counted, since timing would be flaky).
+    UserFactory(username="edward")
+    UserFactory(username="inactive", is_active=False)
+    unusable = UserFactory(username="unusable")
+    unusable.set_unusable_password()
+    unusable.save()
+    username, password = LOGIN_ATTEMPTS[attempt]
+    counting_hasher.calls = 0
+
+    try:
+        user_login(username=username, password=password)
+    except InvalidCredentials:
+        assert attempt != "right password"
+
+    assert counting_hasher.calls == 1
+
+
+def test_login_upgrades_an_older_hash_to_argon2_and_keeps_the_session(settings):
+    user = UserFactory(username="edward")
+    assert user.password.startswith("md5$")
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.Argon2PasswordHasher",
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+    ]
+
+    result = user_login(username="edward", password=DEFAULT_PASSWORD)
+
+    user.refresh_from_db()
+    assert user.password.startswith("argon2$")
+    assert user.check_password(DEFAULT_PASSWORD)
+    # Re-hashing is not a password change: the new tokens stay valid.
+    assert result.refresh["ver"] == user.token_version == 0
+    assert token_refresh(refresh=str(result.refresh))
 
 
 # --- token_refresh -----------------------------------------------------------
