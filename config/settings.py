@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
@@ -65,7 +66,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: every response gets the security headers, CORS preflights
+    # answered by the next one included.
     "django.middleware.security.SecurityMiddleware",
+    # Before anything that answers on its own (WhiteNoise, CommonMiddleware),
+    # so those answers carry CORS headers too.
+    "corsheaders.middleware.CorsMiddleware",
     # Serves the admin's, Swagger UI's and ReDoc's files from this process,
     # so the docs work offline and behind any server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -115,8 +121,23 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 X_FRAME_OPTIONS = "DENY"
+# On every response (Django's defaults, stated because we rely on them).
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # Load balancers probe health over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+
+# --- Browser clients (CORS) ---------------------------------------------------
+
+# Web apps on other origins may call the API only from the origins listed
+# (scheme://host[:port], comma-separated); none by default. The API is
+# authenticated by bearer tokens, never cookies, so credentials stay off.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "idempotency-key")
+CORS_EXPOSE_HEADERS = ("Retry-After", "Idempotent-Replayed")
+CORS_ALLOW_CREDENTIALS = False
 
 # --- Database ---------------------------------------------------------------
 
