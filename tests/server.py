@@ -37,6 +37,8 @@ class HTTPResult:
 @dataclass(frozen=True)
 class LiveServer:
     url: str
+    # The server's own database, for checks after the fact.
+    database_url: str = ""
 
     def request(
         self,
@@ -206,7 +208,7 @@ def _serve(
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    server = LiveServer(url=f"http://127.0.0.1:{port}")
+    server = LiveServer(url=f"http://127.0.0.1:{port}", database_url=database_url)
     try:
         wait_until_healthy(server, process)
         yield server
