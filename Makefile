@@ -48,6 +48,21 @@ bench: $(VENV)/.bench-installed ## Load test vs the bare reference app; writes d
 	@command -v wrk >/dev/null || { echo "Installing wrk"; apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(PY) -m tests.bench.run $(BENCH_ARGS)
 
+$(VENV)/.fuzz-installed: $(INSTALLED) requirements/fuzz.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/fuzz.txt
+	touch $@
+
+# schemathesis against a live gunicorn server on a free loopback port, on
+# SQLite and then on PostgreSQL when a server answers at POSTGRES_URL.
+.PHONY: fuzz
+fuzz: $(VENV)/.fuzz-installed ## Fuzz every operation of schema.yml against a live server (FUZZ_MAX_EXAMPLES)
+	DATABASE_URL= $(PY) -m pytest -m fuzz -s tests/fuzz
+	@if $(PY) -m tests.postgres_available "$(POSTGRES_URL)"; then \
+		DATABASE_URL=$(POSTGRES_URL) $(PY) -m pytest -m fuzz -s tests/fuzz; \
+	else \
+		echo "*** PostgreSQL fuzz SKIPPED: no server at $(POSTGRES_URL)."; \
+	fi
+
 .PHONY: superuser
 superuser: install ## Create an admin account for /admin/
 	$(DEV) $(PY) manage.py migrate --no-input
@@ -106,4 +121,4 @@ postgres-leg: install
 
 .PHONY: clean
 clean: ## Remove the virtualenv, caches and the local database
-	rm -rf $(VENV) .mypy_cache .ruff_cache .coverage htmlcov db.sqlite3 db.sqlite3-wal db.sqlite3-shm staticfiles
+	rm -rf $(VENV) .hypothesis .mypy_cache .ruff_cache .coverage htmlcov db.sqlite3 db.sqlite3-wal db.sqlite3-shm staticfiles

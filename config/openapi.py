@@ -11,14 +11,19 @@ class AutoSchema(StandardizedErrorsAutoSchema):
     """drf-standardized-errors' schema, without body errors on operations that read no body.
 
     Its defaults document a parse error and a 415 on every operation; ours
-    only read a body on POST.
+    only read a body on POST, and only when they declare one (DRF parses the
+    body when a view reads it, so a POST without one never answers 400 or 415
+    for it).
     """
 
+    def _reads_a_body(self) -> bool:
+        return self.method not in BODYLESS_METHODS and self.get_request_serializer() is not None
+
     def _should_add_parse_error_response(self) -> bool:
-        return self.method not in BODYLESS_METHODS and super()._should_add_parse_error_response()
+        return self._reads_a_body() and super()._should_add_parse_error_response()
 
     def _should_add_http415_error_response(self) -> bool:
-        return self.method not in BODYLESS_METHODS and super()._should_add_http415_error_response()
+        return self._reads_a_body() and super()._should_add_http415_error_response()
 
 
 def _error_response(status: int, codes: list[str], name: str = "") -> type[serializers.Serializer]:

@@ -16,7 +16,9 @@ class StrictCharField(serializers.CharField):
 
     default_error_messages = {
         "invalid": "Not a valid string.",
-        "invalid_unicode": "Not valid Unicode text.",
+        # DRF's own code for this (its validator would run too late, after
+        # normalisation), so the schema documents it.
+        "surrogate_characters_not_allowed": "Not valid Unicode text.",
     }
 
     def to_internal_value(self, data: Any) -> str:
@@ -25,7 +27,7 @@ class StrictCharField(serializers.CharField):
         try:
             data.encode("utf-8")
         except UnicodeEncodeError:
-            self.fail("invalid_unicode")
+            self.fail("surrogate_characters_not_allowed")
         return str(super().to_internal_value(data))
 
 

@@ -7,6 +7,7 @@ start until SECRET_KEY and ALLOWED_HOSTS are given.
 """
 
 import math
+import re
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
@@ -65,7 +67,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: every response gets the security headers, CORS preflights
+    # answered by the next one included.
     "django.middleware.security.SecurityMiddleware",
+    # Before anything that answers on its own (WhiteNoise, CommonMiddleware),
+    # so those answers carry CORS headers too.
+    "corsheaders.middleware.CorsMiddleware",
     # Serves the admin's, Swagger UI's and ReDoc's files from this process,
     # so the docs work offline and behind any server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -115,8 +122,23 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 X_FRAME_OPTIONS = "DENY"
+# On every response (Django's defaults, stated because we rely on them).
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # Load balancers probe health over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+
+# --- Browser clients (CORS) ---------------------------------------------------
+
+# Web apps on other origins may call the API only from the origins listed
+# (scheme://host[:port], comma-separated); none by default. The API is
+# authenticated by bearer tokens, never cookies, so credentials stay off.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "idempotency-key")
+CORS_EXPOSE_HEADERS = ("Retry-After", "Idempotent-Replayed")
+CORS_ALLOW_CREDENTIALS = False
 
 # --- Database ---------------------------------------------------------------
 
@@ -170,6 +192,16 @@ else:
 
 # --- Passwords --------------------------------------------------------------
 
+# Argon2 (memory-hard) for every new hash, as Django recommends. The others
+# still verify older hashes, which Django re-hashes with Argon2 at the next
+# successful log-in.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -197,6 +229,28 @@ STORAGES = {
 
 # --- REST framework ---------------------------------------------------------
 
+# Limits per client address, account or user, kept in the cache (see
+# config/throttling.py): "<count>/<second|minute|hour|day>".
+THROTTLE_RATES = {
+    "login_ip": env.str("THROTTLE_LOGIN_IP", default="30/min"),
+    "login_username": env.str("THROTTLE_LOGIN_USERNAME", default="10/min"),
+    "register": env.str("THROTTLE_REGISTER", default="10/hour"),
+    "chat": env.str("THROTTLE_CHAT", default="30/min"),
+}
+_RATE = re.compile(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)")
+for _scope, _rate in THROTTLE_RATES.items():
+    if not _RATE.fullmatch(_rate):
+        _refuse_to_start(
+            f"THROTTLE_{_scope.upper()}={_rate!r} is not a rate like 10/min "
+            "(1 or more per second, minute, hour or day)."
+        )
+# How many proxies in front of the app append to X-Forwarded-For. 0: the
+# client's address is the socket's and X-Forwarded-For is ignored, since a
+# client can write anything there.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+if NUM_PROXIES < 0:
+    _refuse_to_start("NUM_PROXIES must be at least 0.")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "users.authentication.JWTAuthentication",
@@ -209,6 +263,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "config.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_RATES": THROTTLE_RATES,
+    "NUM_PROXIES": NUM_PROXIES,
 }
 
 # A chat message is at most a few KB; larger bodies get 413 before parsing.
@@ -218,10 +274,13 @@ API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=20)
 API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=100)
 
 # The error responses the schema documents for every operation where they
-# can occur (402 is documented on the chat operation itself).
+# can occur (402 is documented on the chat operation itself; 429 on the
+# throttled ones).
 DRF_STANDARDIZED_ERRORS = {
     "EXCEPTION_HANDLER_CLASS": "config.exceptions.ExceptionHandler",
-    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "406", "415", "500"],
+    "ALLOWED_ERROR_STATUS_CODES": [
+        *("400", "401", "403", "404", "405", "406", "415", "429", "500"),
+    ],
     "ERROR_SCHEMAS": {"401": "config.openapi.ErrorResponse401Serializer"},
 }
 

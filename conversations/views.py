@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http.response import HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from drf_standardized_errors.openapi_serializers import ValidationErrorResponseSerializer
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,6 +23,7 @@ from config.openapi import (
 )
 from config.pagination import RecentlyActiveCursorPagination
 from config.requests import authenticated_user
+from config.throttling import ChatThrottle
 from conversations import selectors, services, streaming
 from conversations.exceptions import IdempotencyKeyWithStream
 from conversations.idempotency import (
@@ -46,6 +48,7 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
+@extend_validation_errors(["invalid"], field_name=IDEMPOTENCY_HEADER, methods=["post"])
 class ChatView(APIView):
     """Send a message and get the AI's reply, for CHAT_MESSAGE_COST tokens.
 
@@ -71,6 +74,7 @@ class ChatView(APIView):
     """
 
     content_negotiation_class = EventStreamNegotiation
+    throttle_classes = (ChatThrottle,)
 
     @extend_schema(
         tags=["chat"],

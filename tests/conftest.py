@@ -3,12 +3,12 @@ from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from conversations.providers import get_provider
 from tests.factories import UserFactory
 from tests.fake_openai import FakeOpenAI
 from users.models import User
+from users.tokens import SessionRefreshToken as RefreshToken
 
 
 @pytest.fixture

@@ -25,3 +25,9 @@ WHITENOISE_USE_FINDERS = True
 
 # The test client and the live test servers speak plain HTTP.
 SECURE_SSL_REDIRECT = False
+
+# The throttles run in every test but never trip: tests share one cache, and
+# a limit reached by one test must not fail another. The throttle tests set
+# their own rates (tests/config/test_throttling.py).
+THROTTLE_RATES = dict.fromkeys(THROTTLE_RATES, "1000000/s")  # noqa: F405
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": THROTTLE_RATES}  # noqa: F405

@@ -11,6 +11,7 @@ from rest_framework_simplejwt.tokens import Token
 
 from users.models import User
 from users.selectors import user_get_by_id
+from users.tokens import VERSION_CLAIM
 
 
 class JWTAuthentication(SimpleJWTAuthentication):
@@ -26,6 +27,9 @@ class JWTAuthentication(SimpleJWTAuthentication):
         # A deleted or deactivated user's tokens are simply no longer valid.
         if user is None or not user.is_active:
             raise InvalidToken("Token does not belong to an active user")
+        # The user logged out everywhere or changed the password since.
+        if validated_token.get(VERSION_CLAIM) != user.token_version:
+            raise InvalidToken("Token has been revoked")
         return user
 
     def get_raw_token(self, header: bytes) -> bytes | None:

@@ -5,6 +5,10 @@ from rest_framework.exceptions import ErrorDetail
 
 USERNAME_TAKEN = "Username already exists"
 INVALID_CREDENTIALS = "Invalid username or password"
+WRONG_PASSWORD = "The current password is wrong"  # noqa: S105 (a message)
+# Details of 401 token_not_valid (the code clients branch on stays the same).
+REFRESH_TOKEN_REUSED = "Token was already used; its session has been ended"  # noqa: S105
+SESSION_REVOKED = "Token belongs to a session that has ended"
 
 
 class UsernameTaken(exceptions.ValidationError):
@@ -19,3 +23,14 @@ class InvalidCredentials(exceptions.AuthenticationFailed):
 
     default_detail = INVALID_CREDENTIALS
     default_code = "invalid_credentials"
+
+
+class WrongPassword(exceptions.ValidationError):
+    """A password change whose current password is wrong.
+
+    400 on the field rather than 401: the caller's access token is fine, and
+    clients take a 401 to mean "log in again".
+    """
+
+    def __init__(self) -> None:
+        super().__init__({"old_password": [ErrorDetail(WRONG_PASSWORD, code="wrong_password")]})

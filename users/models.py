@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
+from django.db.models import F
 from uuid_utils.compat import uuid7
 
 
@@ -37,6 +38,10 @@ class User(AbstractUser):
     # Derived from `username` on every save; its unique index is what makes
     # usernames unique in any letter case.
     username_key = models.TextField(unique=True, editable=False)
+    # Carried as a claim in every token issued to the user and compared with
+    # this column on each request (the row is loaded anyway), so raising it
+    # ends all of the user's tokens at once at no extra query.
+    token_version = models.PositiveIntegerField(default=0, editable=False)
 
     objects: ClassVar[UserManager] = UserManager()
     # The API knows no e-mail; createsuperuser should not insist on one.
@@ -56,13 +61,46 @@ class User(AbstractUser):
         if not self._state.adding and kwargs.get("update_fields") is None:
             # A user object loaded before a chat must not write its stale
             # balance back: `tokens` changes only through the ledgered UPDATE
-            # in conversations.services.
+            # in conversations.services. Nor a stale token version, which
+            # would bring revoked tokens back to life.
             kwargs["update_fields"] = _FIELDS_SAVE_WRITES
+        # Django sets `_password` only when set_password() is called, not for
+        # the hash upgrade at log-in; a new password by any path (API, admin,
+        # changepassword) must end every session the old one opened.
+        password_changed = getattr(self, "_password", None) is not None and not self._state.adding
         super().save(*args, **kwargs)
+        if password_changed:
+            self.end_all_sessions()
+
+    def end_all_sessions(self) -> None:
+        """Invalidate every access and refresh token issued to this user so far."""
+        users = User.objects.filter(pk=self.pk)
+        # In the database, not from this object: a concurrent bump must not be lost.
+        users.update(token_version=F("token_version") + 1)
+        self.token_version = users.values_list("token_version", flat=True).get()
 
 
 _FIELDS_SAVE_WRITES = [
     field.name
     for field in User._meta.concrete_fields
-    if not field.primary_key and field.name != "tokens"
+    if not field.primary_key and field.name not in {"tokens", "token_version"}
 ]
+
+
+class RevokedSession(models.Model):
+    """A log-in session whose refresh tokens may no longer be used.
+
+    Every refresh token carries its session's id (the `sid` claim, set at
+    log-in and kept through rotation). A session is revoked when one of its
+    refresh tokens is presented a second time, which means two parties hold
+    copies, or when the user logs out.
+    """
+
+    sid = models.UUIDField(primary_key=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    revoked_at = models.DateTimeField(auto_now_add=True)
+    # No refresh token of the session outlives this, so neither need the row.
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"session {self.sid} of {self.user_id}"

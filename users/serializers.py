@@ -96,3 +96,18 @@ class LoginOutputSerializer(TokenPairSerializer):
 
 class RefreshInputSerializer(serializers.Serializer):
     refresh = StrictCharField()
+
+
+class PasswordChangeInputSerializer(serializers.Serializer):
+    """Needs the caller as `context["user"]`: the validators compare the new
+    password with the username."""
+
+    old_password = StrictCharField(max_length=PASSWORD_MAX_CHARS, trim_whitespace=False)
+    new_password = StrictCharField(max_length=PASSWORD_MAX_CHARS, trim_whitespace=False)
+
+    def validate_new_password(self, value: str) -> str:
+        try:
+            validate_password(value, user=self.context["user"])
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(get_error_detail(exc)) from exc
+        return value

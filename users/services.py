@@ -1,29 +1,37 @@
-"""Writes for accounts: registration, log-in, token refresh and log-out."""
+"""Writes for accounts: registration, log-in, token refresh, log-out and passwords."""
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import update_last_login
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
-from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from conversations.models import TokenTransaction
 from conversations.services import tokens_adjust
-from users.exceptions import InvalidCredentials, UsernameTaken
-from users.models import User
+from users.exceptions import (
+    REFRESH_TOKEN_REUSED,
+    SESSION_REVOKED,
+    InvalidCredentials,
+    UsernameTaken,
+    WrongPassword,
+)
+from users.models import RevokedSession, User
 from users.selectors import user_get_by_id
+from users.tokens import VERSION_CLAIM, SessionRefreshToken, token_session
 
 
 @dataclass(frozen=True)
 class LoginResult:
     user: User
-    refresh: RefreshToken
+    refresh: SessionRefreshToken
 
     @property
     def access(self) -> str:
@@ -64,15 +72,42 @@ def user_login(*, username: str, password: str) -> LoginResult:
     if not isinstance(user, User):
         raise InvalidCredentials
     update_last_login(User, user)
-    return LoginResult(user=user, refresh=RefreshToken.for_user(user))
+    return LoginResult(user=user, refresh=SessionRefreshToken.for_user(user))
 
 
 def user_logout(*, user: User, refresh: str) -> None:
-    """Blacklist one of the caller's refresh tokens."""
+    """End the session one of the caller's refresh tokens belongs to.
+
+    Every refresh token of that session stops working; the user's other
+    sessions go on. Its access token lives until it expires (minutes).
+    """
     token = _refresh_token(refresh)
     if token.get(jwt_settings.USER_ID_CLAIM) != str(user.pk):
         raise InvalidToken("Token does not belong to this user")
-    token.blacklist()
+    session = _session_of(token)
+    if RevokedSession.objects.filter(sid=session).exists():
+        raise InvalidToken(SESSION_REVOKED)
+    _session_revoke(user=user, session=session)
+
+
+def user_logout_all(*, user: User) -> None:
+    """End every session of the user: all access and refresh tokens, at once."""
+    user.end_all_sessions()
+
+
+def user_password_change(*, user: User, old_password: str, new_password: str) -> LoginResult:
+    """Set a new password, ending every token issued so far; returns a new pair.
+
+    The caller stays logged in with the new pair (a new session); every other
+    session, a thief's included, ends. `new_password` must have passed the
+    password validators. Raises WrongPassword when `old_password` is wrong.
+    """
+    if not user.check_password(old_password):
+        raise WrongPassword
+    user.set_password(new_password)
+    # User.save raises the token version when the password changes.
+    user.save(update_fields=["password"])
+    return LoginResult(user=user, refresh=SessionRefreshToken.for_user(user))
 
 
 def token_refresh(*, refresh: str) -> dict[str, str]:
@@ -81,9 +116,17 @@ def token_refresh(*, refresh: str) -> dict[str, str]:
     Spending is one INSERT into the blacklist, whose unique index lets only
     one of several simultaneous refreshes with the same token win; the others
     get 401, so a copied refresh token cannot fork a session.
+
+    Presenting a token that was already spent means two parties hold copies
+    of it, and we cannot tell the thief from the owner: the whole session
+    (every refresh token descended from the same log-in) is revoked, and
+    the owner logs in again.
     """
     token = _refresh_token(refresh)
     user = _token_user(token)
+    session = _session_of(token)
+    if RevokedSession.objects.filter(sid=session).exists():
+        raise InvalidToken(SESSION_REVOKED)
     jti = token[jwt_settings.JTI_CLAIM]
     try:
         with transaction.atomic():
@@ -107,18 +150,42 @@ def token_refresh(*, refresh: str) -> dict[str, str]:
                 expires_at=datetime_from_epoch(token["exp"]),
             )
     except IntegrityError as exc:
-        raise InvalidToken("Token is blacklisted") from exc
+        _session_revoke(user=user, session=session)
+        raise InvalidToken(REFRESH_TOKEN_REUSED) from exc
     return {"access": str(token.access_token), "refresh": str(token)}
 
 
-def _refresh_token(raw: str) -> RefreshToken:
+def _session_revoke(*, user: User, session: uuid.UUID) -> None:
+    # Any refresh token of the session was issued before now, so none
+    # outlives now + its lifetime; after that the row can be purged.
+    expires_at: datetime = timezone.now() + jwt_settings.REFRESH_TOKEN_LIFETIME
+    # Two revocations of one session may race: either row will do.
+    RevokedSession.objects.bulk_create(
+        [RevokedSession(sid=session, user=user, expires_at=expires_at)], ignore_conflicts=True
+    )
+
+
+def revoked_sessions_purge() -> int:
+    """Delete the revoked sessions none of whose tokens can be presented any more."""
+    deleted, _ = RevokedSession.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted
+
+
+def _refresh_token(raw: str) -> SessionRefreshToken:
     try:
-        return RefreshToken(raw)  # type: ignore[arg-type]
+        return SessionRefreshToken(raw)  # type: ignore[arg-type]
     except TokenError as exc:
         raise InvalidToken(exc.args[0]) from exc
 
 
-def _token_user(token: RefreshToken) -> User:
+def _session_of(token: SessionRefreshToken) -> uuid.UUID:
+    session = token_session(token)
+    if session is None:
+        raise InvalidToken("Token has no session")
+    return session
+
+
+def _token_user(token: SessionRefreshToken) -> User:
     """The token's user, who must still exist and be active."""
     try:
         user_id = uuid.UUID(str(token.get(jwt_settings.USER_ID_CLAIM)))
@@ -127,4 +194,6 @@ def _token_user(token: RefreshToken) -> User:
     user = user_get_by_id(user_id)
     if user is None or not user.is_active:
         raise InvalidToken("Token does not belong to an active user")
+    if token.get(VERSION_CLAIM) != user.token_version:
+        raise InvalidToken("Token has been revoked")
     return user

@@ -7,6 +7,8 @@ urlpatterns = [
     path("auth/login/", views.LoginView.as_view(), name="auth-login"),
     path("auth/refresh/", views.RefreshView.as_view(), name="auth-refresh"),
     path("auth/logout/", views.LogoutView.as_view(), name="auth-logout"),
+    path("auth/logout-all/", views.LogoutAllView.as_view(), name="auth-logout-all"),
+    path("auth/password/", views.PasswordChangeView.as_view(), name="auth-password"),
     path("auth/me/", views.MeView.as_view(), name="auth-me"),
     path("users/", views.UserListView.as_view(), name="user-list"),
 ]

@@ -1,7 +1,10 @@
 """Account endpoints: thin views over users.services."""
 
+from typing import Any
+
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import generics, permissions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -10,11 +13,18 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from config.openapi import ErrorResponse401LoginSerializer, ErrorResponse401TokenSerializer
 from config.requests import authenticated_user
+from config.throttling import (
+    LoginIPThrottle,
+    LoginUsernameThrottle,
+    PasswordChangeThrottle,
+    RegisterThrottle,
+)
 from users import selectors, services
 from users.models import User
 from users.serializers import (
     LoginInputSerializer,
     LoginOutputSerializer,
+    PasswordChangeInputSerializer,
     RefreshInputSerializer,
     RegisterInputSerializer,
     RegisterOutputSerializer,
@@ -23,6 +33,14 @@ from users.serializers import (
 )
 
 TAG = "auth"
+# The codes of the validators in AUTH_PASSWORD_VALIDATORS, which the schema
+# generator cannot see: they run in the serializers' validate methods.
+PASSWORD_VALIDATOR_CODES = [
+    "password_too_similar",
+    "password_too_short",
+    "password_too_common",
+    "password_entirely_numeric",
+]
 BAD_CREDENTIALS = OpenApiResponse(
     ErrorResponse401LoginSerializer, description="Wrong password or unknown username."
 )
@@ -47,8 +65,14 @@ class PublicAPIView(APIView):
         return f'{jwt_settings.AUTH_HEADER_TYPES[0]} realm="api"'
 
 
+@extend_validation_errors(PASSWORD_VALIDATOR_CODES, field_name="password", methods=["post"])
+@extend_validation_errors(["unique"], field_name="username", methods=["post"])
 class RegisterView(PublicAPIView):
-    """Create an account. It starts with the signup grant of tokens."""
+    """Create an account. It starts with the signup grant of tokens.
+
+    Limited per client address (429 with Retry-After beyond it)."""
+
+    throttle_classes = (RegisterThrottle,)
 
     @extend_schema(
         tags=[TAG],
@@ -67,8 +91,11 @@ class LoginView(PublicAPIView):
     """Exchange a username and password for an access/refresh token pair.
 
     Usernames match in any letter case. A wrong password and an unknown
-    username get the same 401.
+    username get the same 401. Attempts are limited per client address and
+    per username (429 with Retry-After beyond either).
     """
+
+    throttle_classes = (LoginIPThrottle, LoginUsernameThrottle)
 
     @extend_schema(
         tags=[TAG],
@@ -80,15 +107,19 @@ class LoginView(PublicAPIView):
         serializer = LoginInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         login = services.user_login(**serializer.validated_data)
-        lifetime = jwt_settings.ACCESS_TOKEN_LIFETIME
-        data = {
-            "access": login.access,
-            "refresh": str(login.refresh),
-            "token_type": "Bearer",
-            "expires_in": int(lifetime.total_seconds()),
-            "user": login.user,
-        }
-        return Response(LoginOutputSerializer(data).data)
+        return Response(_login_output(login))
+
+
+def _login_output(login: services.LoginResult) -> Any:
+    lifetime = jwt_settings.ACCESS_TOKEN_LIFETIME
+    data = {
+        "access": login.access,
+        "refresh": str(login.refresh),
+        "token_type": "Bearer",
+        "expires_in": int(lifetime.total_seconds()),
+        "user": login.user,
+    }
+    return LoginOutputSerializer(data).data
 
 
 class RefreshView(PublicAPIView):
@@ -108,7 +139,9 @@ class RefreshView(PublicAPIView):
 
 
 class LogoutView(APIView):
-    """End a session: the given refresh token (one of the caller's) stops working."""
+    """End a session: the given refresh token (one of the caller's) and every
+    refresh token rotated from the same log-in stop working. The access token
+    lives until it expires; to end everything at once, use logout-all."""
 
     @extend_schema(
         tags=[TAG],
@@ -123,6 +156,44 @@ class LogoutView(APIView):
             user=authenticated_user(request), refresh=serializer.validated_data["refresh"]
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllView(APIView):
+    """End every session of the caller, on every device: all access and refresh
+    tokens issued so far stop working at once, including the one sent."""
+
+    @extend_schema(tags=[TAG], summary="Log out everywhere", request=None, responses={204: None})
+    def post(self, request: Request) -> Response:
+        services.user_logout_all(user=authenticated_user(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_validation_errors(PASSWORD_VALIDATOR_CODES, field_name="new_password", methods=["post"])
+@extend_validation_errors(["wrong_password"], field_name="old_password", methods=["post"])
+class PasswordChangeView(APIView):
+    """Change the password, given the current one. Every token issued so far
+    stops working at once, on every device; the response is a new pair (as
+    log-in returns) so the client that made the change stays logged in.
+
+    A wrong current password is 400 `wrong_password` on `old_password`; the
+    new one must pass the same rules as at registration. Attempts count like
+    log-in attempts at the account (429 with Retry-After beyond the limit).
+    """
+
+    throttle_classes = (PasswordChangeThrottle,)
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Change password",
+        request=PasswordChangeInputSerializer,
+        responses={200: LoginOutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        user = authenticated_user(request)
+        serializer = PasswordChangeInputSerializer(data=request.data, context={"user": user})
+        serializer.is_valid(raise_exception=True)
+        login = services.user_password_change(user=user, **serializer.validated_data)
+        return Response(_login_output(login))
 
 
 class MeView(APIView):

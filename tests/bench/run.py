@@ -30,6 +30,8 @@ from typing import Any
 
 import psycopg
 
+from tests.server import UNTHROTTLED
+
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_BENCH = (ROOT.parent / "shared" / "bench").resolve()
 LUA = Path(__file__).with_name("load.lua")
@@ -118,6 +120,8 @@ def bench_database(
         "WEB_CONCURRENCY": str(args.workers),
         "GUNICORN_THREADS": str(args.threads),
         "ACCESS_LOG": "",
+        # wrk measures the app, not the rate limits (the chat limit is per user).
+        **UNTHROTTLED,
     }
     bare_cmd = [
         sys.executable, "-m", "gunicorn", "--chdir", str(SHARED_BENCH),

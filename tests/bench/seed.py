@@ -14,11 +14,11 @@ import django
 django.setup()
 
 from django.db import connection, transaction  # noqa: E402
-from rest_framework_simplejwt.tokens import AccessToken  # noqa: E402
 
 from conversations.models import Conversation, Exchange, TokenTransaction  # noqa: E402
 from conversations.services import tokens_adjust  # noqa: E402
 from users.models import User  # noqa: E402
+from users.tokens import SessionAccessToken  # noqa: E402
 
 HISTORY_SIZES = (1_000, 1_000_000)
 
@@ -33,7 +33,7 @@ def seed_users(count: int, balance: int) -> list[str]:
             tokens_adjust(
                 user=user, amount=balance, kind=TokenTransaction.Kind.ADMIN_ADJUSTMENT, note="bench"
             )
-        tokens.append(str(AccessToken.for_user(user)))
+        tokens.append(str(SessionAccessToken.for_user(user)))
     return tokens
 
 
@@ -81,7 +81,7 @@ def seed_history(size: int) -> str:
             cursor.execute("CHECKPOINT")
         else:
             cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return str(AccessToken.for_user(user))
+    return str(SessionAccessToken.for_user(user))
 
 
 def main(count: int, balance: int, tokens_file: str, history_file: str) -> None:

@@ -134,6 +134,58 @@ def test_the_openai_provider_starts_when_configured():
     assert manage("check", env=env).returncode == 0
 
 
+@pytest.mark.parametrize("rate", ["lots", "10/fortnight", "0/min", "-1/min", "10"])
+def test_refuses_to_start_with_a_rate_that_is_not_one(rate):
+    result = manage("check", env={"DEBUG": "1", "THROTTLE_CHAT": rate})
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"Refusing to start: THROTTLE_CHAT={rate!r} is not a rate like 10/min "
+        "(1 or more per second, minute, hour or day)."
+    ]
+
+
+def test_throttle_rates_and_proxies_default_and_follow_the_environment():
+    probe = (
+        "from rest_framework.settings import api_settings as s\n"
+        "print(sorted(s.DEFAULT_THROTTLE_RATES.items()), s.NUM_PROXIES)\n"
+    )
+
+    default = manage("shell", "-v0", "-c", probe, env={"DEBUG": "1"})
+    custom = manage(
+        "shell",
+        "-v0",
+        "-c",
+        probe,
+        env={"DEBUG": "1", "THROTTLE_LOGIN_IP": "5/s", "NUM_PROXIES": "2"},
+    )
+
+    assert default.stdout.strip() == (
+        "[('chat', '30/min'), ('login_ip', '30/min'), ('login_username', '10/min'), "
+        "('register', '10/hour')] 0"
+    ), default.stderr
+    assert "('login_ip', '5/s')" in custom.stdout
+    assert custom.stdout.strip().endswith(" 2"), custom.stderr
+
+
+def test_production_hashes_passwords_with_argon2():
+    # The tests themselves use a fast hasher (tests/settings.py); this checks
+    # the real settings, and that the Argon2 library is installed.
+    probe = (
+        "from django.conf import settings\n"
+        "from django.contrib.auth.hashers import make_password\n"
+        "print(settings.PASSWORD_HASHERS[0])\n"
+        "print(make_password('a-passphrase').split('$')[0])\n"
+    )
+
+    result = manage("shell", "-v0", "-c", probe, env={"DEBUG": "1"})
+
+    assert result.stdout.split() == [
+        "django.contrib.auth.hashers.Argon2PasswordHasher",
+        "argon2",
+    ], result.stderr
+
+
 def test_refuses_to_start_with_an_unknown_ai_provider():
     result = manage("check", env={"DEBUG": "1", "AI_PROVIDER": "nonsense"})
 

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from conversations.services import chat_send
 from tests.assertions import assert_ledger_matches_balance
-from tests.factories import UserFactory
+from tests.factories import DEFAULT_PASSWORD, UserFactory
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -90,3 +90,50 @@ def test_the_admin_change_form_does_not_undo_charges_made_meanwhile(admin_client
     user.refresh_from_db()
     assert user.last_name == "X"
     assert user.tokens == 3900
+
+
+def test_saving_a_stale_user_never_brings_revoked_tokens_back(user):
+    stale = User.objects.get(pk=user.pk)
+    user.end_all_sessions()
+
+    stale.first_name = "Renamed"
+    stale.save()
+
+    stale.refresh_from_db()
+    assert stale.first_name == "Renamed"
+    assert stale.token_version == 1
+
+
+def test_a_new_password_by_any_path_ends_every_session(user):
+    # As the admin's password form and `changepassword` do it.
+    user.set_password("a-brand-new-passphrase")
+    user.save()
+
+    assert user.token_version == 1
+    user.refresh_from_db()
+    assert user.token_version == 1
+
+
+def test_a_password_hash_upgrade_at_log_in_is_no_password_change(settings):
+    user = UserFactory()
+    assert user.password.startswith("md5$")
+    # A hash by any hasher but the first is upgraded when the password is checked.
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.Argon2PasswordHasher",
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+    ]
+
+    assert user.check_password(DEFAULT_PASSWORD)
+
+    user.refresh_from_db()
+    assert user.password.startswith("argon2$")
+    assert user.token_version == 0
+
+
+def test_registration_starts_at_token_version_zero(db):
+    user = User(username="edward")
+    user.set_password("a-brand-new-passphrase")
+    user.save()
+
+    user.refresh_from_db()
+    assert user.token_version == 0

@@ -17,11 +17,17 @@ def test_simultaneous_refreshes_with_one_token_mint_one_pair(tmp_path: Path) -> 
             "POST", "/api/v1/auth/login/", {"username": "twin", "password": DEFAULT_PASSWORD}
         ).body
 
-        def refresh(_: int) -> int:
-            body = {"refresh": login["refresh"]}
-            return server.request("POST", "/api/v1/auth/refresh/", body).status
+        def refresh(_: int) -> tuple[int, str | None]:
+            result = server.request("POST", "/api/v1/auth/refresh/", {"refresh": login["refresh"]})
+            return result.status, result.body.get("refresh")
 
         with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-            statuses = Counter(pool.map(refresh, range(PARALLEL)))
+            results = list(pool.map(refresh, range(PARALLEL)))
+        statuses = Counter(status for status, _ in results)
+        [minted] = [token for status, token in results if status == 200]
+        # The losers presented a spent token: as for a thief, the session ends,
+        # so the winner's new token is dead too.
+        after = server.request("POST", "/api/v1/auth/refresh/", {"refresh": minted})
 
     assert statuses == {200: 1, 401: PARALLEL - 1}
+    assert after.status == 401

@@ -9,9 +9,11 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from conversations.models import TokenTransaction
 from tests.assertions import assert_ledger_matches_balance
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.hashers import CountingPasswordHasher
 from users.exceptions import USERNAME_TAKEN, InvalidCredentials, UsernameTaken
-from users.models import User
+from users.models import RevokedSession, User
 from users.services import token_refresh, user_login, user_logout, user_register
+from users.tokens import SessionRefreshToken
 
 pytestmark = pytest.mark.django_db
 
@@ -141,11 +143,65 @@ def test_login_of_an_inactive_user_fails():
     assert user.last_login is None
 
 
+@pytest.fixture
+def counting_hasher(settings):
+    settings.PASSWORD_HASHERS = ["tests.hashers.CountingPasswordHasher"]
+    CountingPasswordHasher.calls = 0
+    return CountingPasswordHasher
+
+
+LOGIN_ATTEMPTS = {
+    "right password": ("edward", DEFAULT_PASSWORD),
+    "wrong password": ("edward", "wrong-password"),
+    "unknown username": ("nobody", "wrong-password"),
+    "inactive user": ("inactive", DEFAULT_PASSWORD),
+    "no usable password": ("unusable", "wrong-password"),
+}
+
+
+@pytest.mark.parametrize("attempt", LOGIN_ATTEMPTS)
+def test_every_login_attempt_hashes_exactly_once(counting_hasher, attempt):
+    # Equal work whatever the outcome: the time a login takes cannot tell
+    # whether a username exists (counted, since timing would be flaky).
+    UserFactory(username="edward")
+    UserFactory(username="inactive", is_active=False)
+    unusable = UserFactory(username="unusable")
+    unusable.set_unusable_password()
+    unusable.save()
+    username, password = LOGIN_ATTEMPTS[attempt]
+    counting_hasher.calls = 0
+
+    try:
+        user_login(username=username, password=password)
+    except InvalidCredentials:
+        assert attempt != "right password"
+
+    assert counting_hasher.calls == 1
+
+
+def test_login_upgrades_an_older_hash_to_argon2_and_keeps_the_session(settings):
+    user = UserFactory(username="edward")
+    assert user.password.startswith("md5$")
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.Argon2PasswordHasher",
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+    ]
+
+    result = user_login(username="edward", password=DEFAULT_PASSWORD)
+
+    user.refresh_from_db()
+    assert user.password.startswith("argon2$")
+    assert user.check_password(DEFAULT_PASSWORD)
+    # Re-hashing is not a password change: the new tokens stay valid.
+    assert result.refresh["ver"] == user.token_version == 0
+    assert token_refresh(refresh=str(result.refresh))
+
+
 # --- token_refresh -----------------------------------------------------------
 
 
 def test_refresh_rotates_the_pair_and_blacklists_the_old_refresh_token(user):
-    old = RefreshToken.for_user(user)
+    old = SessionRefreshToken.for_user(user)
 
     pair = token_refresh(refresh=str(old))
 
@@ -159,7 +215,7 @@ def test_refresh_rotates_the_pair_and_blacklists_the_old_refresh_token(user):
 
 
 def test_refresh_refuses_a_refresh_token_used_before(user):
-    old = str(RefreshToken.for_user(user))
+    old = str(SessionRefreshToken.for_user(user))
     token_refresh(refresh=old)
 
     with pytest.raises(InvalidToken):
@@ -167,7 +223,7 @@ def test_refresh_refuses_a_refresh_token_used_before(user):
 
 
 def test_refresh_refuses_a_token_whose_user_is_gone(user):
-    refresh = str(RefreshToken.for_user(user))
+    refresh = str(SessionRefreshToken.for_user(user))
     user.delete()
 
     with pytest.raises(InvalidToken):
@@ -181,7 +237,7 @@ def test_refresh_refuses_garbage(garbage):
 
 
 def test_refresh_refuses_an_access_token(user):
-    access = str(RefreshToken.for_user(user).access_token)
+    access = str(SessionRefreshToken.for_user(user).access_token)
 
     with pytest.raises(InvalidToken):
         token_refresh(refresh=access)
@@ -190,24 +246,26 @@ def test_refresh_refuses_an_access_token(user):
 # --- user_logout -------------------------------------------------------------
 
 
-def test_logout_blacklists_the_refresh_token(user):
-    refresh = RefreshToken.for_user(user)
+def test_logout_ends_the_session_of_the_refresh_token(user):
+    refresh = SessionRefreshToken.for_user(user)
+    rotated = token_refresh(refresh=str(refresh))["refresh"]
 
     user_logout(user=user, refresh=str(refresh))
 
-    assert is_blacklisted(refresh)
+    assert RevokedSession.objects.filter(sid=refresh["sid"], user=user).exists()
     with pytest.raises(InvalidToken):
-        token_refresh(refresh=str(refresh))
+        token_refresh(refresh=rotated)
 
 
 def test_logout_refuses_someone_elses_refresh_token(user):
     other = UserFactory()
-    others_refresh = RefreshToken.for_user(other)
+    others_refresh = SessionRefreshToken.for_user(other)
 
     with pytest.raises(InvalidToken):
         user_logout(user=user, refresh=str(others_refresh))
 
     assert not is_blacklisted(others_refresh)
+    assert not RevokedSession.objects.exists()
 
 
 @pytest.mark.parametrize("garbage", ["garbage", "a.b.c"])
@@ -215,17 +273,17 @@ def test_logout_refuses_garbage(user, garbage):
     with pytest.raises(InvalidToken):
         user_logout(user=user, refresh=garbage)
 
-    assert not BlacklistedToken.objects.exists()
+    assert not RevokedSession.objects.exists()
 
 
-def test_logout_refuses_a_refresh_token_already_blacklisted(user):
-    refresh = str(RefreshToken.for_user(user))
+def test_logout_refuses_a_session_already_ended(user):
+    refresh = str(SessionRefreshToken.for_user(user))
     user_logout(user=user, refresh=refresh)
 
     with pytest.raises(InvalidToken):
         user_logout(user=user, refresh=refresh)
 
-    assert BlacklistedToken.objects.count() == 1
+    assert RevokedSession.objects.count() == 1
 
 
 def test_token_refresh_of_a_token_without_a_user_is_invalid(db):

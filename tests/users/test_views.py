@@ -12,9 +12,16 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from conversations.models import TokenTransaction
 from tests.assertions import assert_ledger_matches_balance, error_codes
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-from users.exceptions import INVALID_CREDENTIALS, USERNAME_TAKEN
-from users.models import User
+from users.exceptions import (
+    INVALID_CREDENTIALS,
+    REFRESH_TOKEN_REUSED,
+    SESSION_REVOKED,
+    USERNAME_TAKEN,
+    WRONG_PASSWORD,
+)
+from users.models import RevokedSession, User
 from users.serializers import PASSWORD_MAX_CHARS, REGISTERED_MESSAGE, USERNAME_MAX_CHARS
+from users.tokens import SessionAccessToken, SessionRefreshToken
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +46,7 @@ REFRESH_LIFETIME = jwt_lifetime("REFRESH_TOKEN_LIFETIME")
 
 
 def expired_access_token(user: User) -> str:
-    token = AccessToken.for_user(user)
+    token = SessionAccessToken.for_user(user)
     token.set_exp(from_time=datetime.now(tz=UTC) - ACCESS_LIFETIME - timedelta(minutes=1))
     return str(token)
 
@@ -323,7 +330,7 @@ def test_a_stale_authorization_header_does_not_block_the_public_endpoints(
 
 
 def test_refresh_returns_a_new_pair(api_client, user):
-    old = str(RefreshToken.for_user(user))
+    old = str(SessionRefreshToken.for_user(user))
 
     response = api_client.post(REFRESH_URL, {"refresh": old})
 
@@ -336,7 +343,7 @@ def test_refresh_returns_a_new_pair(api_client, user):
 
 
 def test_refresh_tokens_are_single_use(api_client, user):
-    old = str(RefreshToken.for_user(user))
+    old = str(SessionRefreshToken.for_user(user))
     assert refresh_ok(api_client, old)
 
     response = api_client.post(REFRESH_URL, {"refresh": old})
@@ -355,7 +362,7 @@ def test_refresh_refuses_garbage(api_client, garbage):
 
 
 def test_refresh_refuses_an_access_token(api_client, user):
-    access = str(RefreshToken.for_user(user).access_token)
+    access = str(SessionRefreshToken.for_user(user).access_token)
 
     response = api_client.post(REFRESH_URL, {"refresh": access})
 
@@ -364,7 +371,7 @@ def test_refresh_refuses_an_access_token(api_client, user):
 
 
 def test_refresh_refuses_an_expired_refresh_token(api_client, user):
-    refresh = RefreshToken.for_user(user)
+    refresh = SessionRefreshToken.for_user(user)
     refresh.set_exp(from_time=datetime.now(tz=UTC) - REFRESH_LIFETIME - timedelta(minutes=1))
 
     response = api_client.post(REFRESH_URL, {"refresh": str(refresh)})
@@ -374,7 +381,7 @@ def test_refresh_refuses_an_expired_refresh_token(api_client, user):
 
 
 def test_refresh_refuses_the_token_of_a_deleted_user(api_client, user):
-    refresh = str(RefreshToken.for_user(user))
+    refresh = str(SessionRefreshToken.for_user(user))
     user.delete()
 
     response = api_client.post(REFRESH_URL, {"refresh": refresh})
@@ -384,7 +391,7 @@ def test_refresh_refuses_the_token_of_a_deleted_user(api_client, user):
 
 
 def test_refresh_refuses_the_token_of_a_deactivated_user(api_client, user):
-    refresh = str(RefreshToken.for_user(user))
+    refresh = str(SessionRefreshToken.for_user(user))
     User.objects.filter(pk=user.pk).update(is_active=False)
 
     response = api_client.post(REFRESH_URL, {"refresh": refresh})
@@ -407,7 +414,7 @@ def test_refresh_validates_its_input(api_client, data, code):
 
 
 def test_logout_ends_the_session(api_client, user, auth_client):
-    refresh = str(RefreshToken.for_user(user))
+    refresh = str(SessionRefreshToken.for_user(user))
 
     response = auth_client.post(LOGOUT_URL, {"refresh": refresh}, format="json")
 
@@ -419,8 +426,8 @@ def test_logout_ends_the_session(api_client, user, auth_client):
 
 
 def test_logout_leaves_the_users_other_sessions_alone(api_client, user, auth_client):
-    ended = str(RefreshToken.for_user(user))
-    other_session = str(RefreshToken.for_user(user))
+    ended = str(SessionRefreshToken.for_user(user))
+    other_session = str(SessionRefreshToken.for_user(user))
 
     auth_client.post(LOGOUT_URL, {"refresh": ended}, format="json")
 
@@ -428,7 +435,7 @@ def test_logout_leaves_the_users_other_sessions_alone(api_client, user, auth_cli
 
 
 def test_logout_needs_authentication(api_client, user):
-    refresh = str(RefreshToken.for_user(user))
+    refresh = str(SessionRefreshToken.for_user(user))
 
     response = api_client.post(LOGOUT_URL, {"refresh": refresh})
 
@@ -438,7 +445,7 @@ def test_logout_needs_authentication(api_client, user):
 
 
 def test_logout_refuses_someone_elses_refresh_token(api_client, auth_client):
-    others_refresh = str(RefreshToken.for_user(UserFactory()))
+    others_refresh = str(SessionRefreshToken.for_user(UserFactory()))
 
     response = auth_client.post(LOGOUT_URL, {"refresh": others_refresh}, format="json")
 
@@ -502,7 +509,7 @@ def test_me_needs_authentication(api_client):
 
 
 def tampered_access_token(user: User) -> str:
-    header, payload, signature = str(AccessToken.for_user(user)).split(".")
+    header, payload, signature = str(SessionAccessToken.for_user(user)).split(".")
     other = "A" if signature[0] != "A" else "B"
     return f"{header}.{payload}.{other}{signature[1:]}"
 
@@ -511,7 +518,7 @@ BAD_ACCESS_TOKENS = {
     "garbage": lambda user: "garbage",
     "not a jwt": lambda user: "a.b.c",
     # Well signed, but a refresh token is no access token.
-    "refresh token": lambda user: str(RefreshToken.for_user(user)),
+    "refresh token": lambda user: str(SessionRefreshToken.for_user(user)),
     "expired": expired_access_token,
     "bad signature": tampered_access_token,
 }
@@ -634,3 +641,254 @@ def test_users_list_runs_the_same_queries_whatever_the_page_size(
 
     assert response.status_code == HTTPStatus.OK
     assert len(response.json()["results"]) == page_size
+
+
+# --- instant revocation: logout-all and password change ------------------------
+
+LOGOUT_ALL_URL = reverse("auth-logout-all")
+PASSWORD_URL = reverse("auth-password")
+
+
+def log_in(username: str = "Edward", password: str = DEFAULT_PASSWORD) -> dict[str, str]:
+    response = APIClient().post(
+        LOGIN_URL, {"username": username, "password": password}, format="json"
+    )
+    assert response.status_code == HTTPStatus.OK, response.json()
+    return dict(response.json())
+
+
+def access_ok(access: str) -> bool:
+    response = APIClient().get(ME_URL, HTTP_AUTHORIZATION=f"Bearer {access}")
+    if response.status_code == HTTPStatus.UNAUTHORIZED:
+        assert error_codes(response) == [(None, "token_not_valid")]
+        return False
+    assert response.status_code == HTTPStatus.OK
+    return True
+
+
+def bearer(access: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    client.default_format = "json"
+    return client
+
+
+def test_logout_all_ends_every_access_and_refresh_token_at_once(api_client, edward):
+    phone, laptop = log_in(), log_in()
+    assert access_ok(phone["access"])
+    assert access_ok(laptop["access"])
+
+    response = bearer(phone["access"]).post(LOGOUT_ALL_URL)
+
+    assert response.status_code == HTTPStatus.NO_CONTENT
+    assert not response.content
+    # Not after the access tokens expire: now, on every device.
+    for session in (phone, laptop):
+        assert not access_ok(session["access"])
+        assert not refresh_ok(api_client, session["refresh"])
+    # Logging in again starts afresh.
+    assert access_ok(log_in()["access"])
+
+
+def test_logout_all_leaves_other_users_alone(api_client, edward):
+    other = UserFactory(username="other")
+    others = log_in("other")
+
+    bearer(log_in()["access"]).post(LOGOUT_ALL_URL)
+
+    assert access_ok(others["access"])
+    assert refresh_ok(api_client, others["refresh"])
+    other.refresh_from_db()
+    assert other.token_version == 0
+
+
+def test_logout_all_needs_authentication(api_client, edward):
+    session = log_in()
+
+    response = api_client.post(LOGOUT_ALL_URL)
+
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert error_codes(response) == [(None, "not_authenticated")]
+    assert access_ok(session["access"])
+
+
+def test_a_token_of_an_earlier_version_cannot_be_refreshed(api_client, edward):
+    session = log_in()
+    edward.end_all_sessions()
+
+    response = api_client.post(REFRESH_URL, {"refresh": session["refresh"]})
+
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert error_codes(response) == [(None, "token_not_valid")]
+
+
+NEW_PASSWORD = "a-brand-new-passphrase-42"
+
+
+def test_password_change_ends_every_token_and_returns_a_new_pair(api_client, edward):
+    this_device, other_device = log_in(), log_in()
+
+    response = bearer(this_device["access"]).post(
+        PASSWORD_URL, {"old_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD}
+    )
+
+    assert response.status_code == HTTPStatus.OK
+    body = response.json()
+    assert set(body) == {"access", "refresh", "token_type", "expires_in", "user"}
+    assert body["user"]["id"] == str(edward.pk)
+    for session in (this_device, other_device):
+        assert not access_ok(session["access"])
+        assert not refresh_ok(api_client, session["refresh"])
+    # The client that changed the password stays logged in with the new pair.
+    assert access_ok(body["access"])
+    assert refresh_ok(api_client, body["refresh"])
+    edward.refresh_from_db()
+    assert edward.check_password(NEW_PASSWORD)
+    assert log_in(password=NEW_PASSWORD)
+    old = api_client.post(LOGIN_URL, {"username": "Edward", "password": DEFAULT_PASSWORD})
+    assert old.status_code == HTTPStatus.UNAUTHORIZED
+
+
+def test_password_change_with_a_wrong_old_password_changes_nothing(api_client, edward):
+    session = log_in()
+
+    response = bearer(session["access"]).post(
+        PASSWORD_URL, {"old_password": "not-my-password", "new_password": NEW_PASSWORD}
+    )
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json() == {
+        "type": "validation_error",
+        "errors": [{"code": "wrong_password", "detail": WRONG_PASSWORD, "attr": "old_password"}],
+    }
+    edward.refresh_from_db()
+    assert edward.check_password(DEFAULT_PASSWORD)
+    assert edward.token_version == 0
+    assert access_ok(session["access"])
+    assert refresh_ok(api_client, session["refresh"])
+
+
+@pytest.mark.parametrize(
+    ("new_password", "code"),
+    [
+        ("Xy9!abc", "password_too_short"),
+        ("password", "password_too_common"),
+        ("80714926353", "password_entirely_numeric"),
+        ("edwards!", "password_too_similar"),
+        ("x" * (PASSWORD_MAX_CHARS + 1), "max_length"),
+        ("", "blank"),
+        (None, "null"),
+        (12345678901, "invalid"),
+        (["a-brand-new-passphrase"], "invalid"),
+    ],
+)
+def test_password_change_validates_the_new_password(api_client, edward, new_password, code):
+    session = log_in()
+
+    response = bearer(session["access"]).post(
+        PASSWORD_URL, {"old_password": DEFAULT_PASSWORD, "new_password": new_password}
+    )
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert ("new_password", code) in error_codes(response)
+    edward.refresh_from_db()
+    assert edward.check_password(DEFAULT_PASSWORD)
+    assert access_ok(session["access"])
+
+
+def test_password_change_needs_both_passwords(edward):
+    response = bearer(log_in()["access"]).post(PASSWORD_URL, {})
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert sorted(error_codes(response)) == [
+        ("new_password", "required"),
+        ("old_password", "required"),
+    ]
+
+
+def test_password_change_needs_authentication(api_client, edward):
+    response = api_client.post(
+        PASSWORD_URL, {"old_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD}
+    )
+
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    edward.refresh_from_db()
+    assert edward.check_password(DEFAULT_PASSWORD)
+
+
+def test_an_authenticated_request_makes_one_query_for_the_user_and_its_token_version(
+    auth_client, django_assert_num_queries
+):
+    # The revocation check reads the version from the row authentication
+    # loads anyway: no query of its own.
+    with django_assert_num_queries(1):
+        response = auth_client.get(ME_URL)
+
+    assert response.status_code == HTTPStatus.OK
+
+
+@pytest.mark.parametrize("kind", ["access", "refresh"])
+def test_tokens_without_our_claims_are_refused(api_client, user, kind):
+    # Signed with our key, but minted without a version and a session (as
+    # before revocation existed): they cannot be revoked, so they are refused.
+    plain = RefreshToken.for_user(user)
+
+    if kind == "access":
+        assert not access_ok(str(plain.access_token))
+    else:
+        response = api_client.post(REFRESH_URL, {"refresh": str(plain)})
+        assert response.status_code == HTTPStatus.UNAUTHORIZED
+        assert error_codes(response) == [(None, "token_not_valid")]
+
+
+# --- refresh-token theft detection -------------------------------------------
+
+
+def test_reusing_a_rotated_refresh_token_ends_its_whole_session(api_client, edward):
+    first = log_in()["refresh"]
+    second = api_client.post(REFRESH_URL, {"refresh": first}).json()["refresh"]
+
+    reuse = api_client.post(REFRESH_URL, {"refresh": first})
+
+    assert reuse.status_code == HTTPStatus.UNAUTHORIZED
+    assert only_error(reuse) == {
+        "code": "token_not_valid",
+        "detail": REFRESH_TOKEN_REUSED,
+        "attr": None,
+    }
+    # Whoever holds the rotated token, thief or owner, it is dead too.
+    after = api_client.post(REFRESH_URL, {"refresh": second})
+    assert after.status_code == HTTPStatus.UNAUTHORIZED
+    assert only_error(after)["detail"] == SESSION_REVOKED
+
+
+def test_theft_detection_ends_every_descendant_of_the_log_in(api_client, edward):
+    chain = [log_in()["refresh"]]
+    for _ in range(3):
+        chain.append(api_client.post(REFRESH_URL, {"refresh": chain[-1]}).json()["refresh"])
+
+    assert not refresh_ok(api_client, chain[1])
+
+    assert not refresh_ok(api_client, chain[-1])
+    assert RevokedSession.objects.filter(user=edward).count() == 1
+
+
+def test_theft_detection_leaves_the_users_other_sessions_alone(api_client, edward):
+    stolen, other = log_in(), log_in()
+    api_client.post(REFRESH_URL, {"refresh": stolen["refresh"]})
+
+    assert not refresh_ok(api_client, stolen["refresh"])
+
+    assert refresh_ok(api_client, other["refresh"])
+    assert access_ok(other["access"])
+
+
+def test_logout_ends_every_refresh_token_of_the_session(api_client, edward):
+    login = log_in()
+    rotated = api_client.post(REFRESH_URL, {"refresh": login["refresh"]}).json()
+
+    # Logging out with the first token of the session ends the latest too.
+    response = bearer(rotated["access"]).post(LOGOUT_URL, {"refresh": login["refresh"]})
+
+    assert response.status_code == HTTPStatus.NO_CONTENT
+    assert not refresh_ok(api_client, rotated["refresh"])

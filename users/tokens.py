@@ -1,0 +1,77 @@
+"""The JWTs this API issues: SimpleJWT's, with two claims of our own.
+
+- `ver`: the user's `token_version` when the token was issued. Authentication
+  compares it with the user row it loads anyway, so raising the version
+  (log out everywhere, a new password) ends every token at no extra query.
+- `sid`: the log-in session. Set at log-in and kept when a refresh token is
+  rotated, it names the family of refresh tokens descended from one log-in,
+  which is what theft detection revokes (see users.services.token_refresh).
+
+Tokens without these claims are refused.
+"""
+
+import uuid
+from typing import Any
+
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+from rest_framework_simplejwt.utils import datetime_from_epoch
+from uuid_utils.compat import uuid7
+
+from users.models import User
+
+VERSION_CLAIM = "ver"
+SESSION_CLAIM = "sid"
+
+
+def _claims(user: User) -> dict[str, Any]:
+    return {
+        api_settings.USER_ID_CLAIM: str(user.pk),
+        VERSION_CLAIM: user.token_version,
+        SESSION_CLAIM: uuid7().hex,
+    }
+
+
+class SessionRefreshToken(RefreshToken):
+    """A refresh token that starts a new session."""
+
+    @classmethod
+    def for_user(cls, user: User) -> "SessionRefreshToken":  # type: ignore[override]
+        token = cls()
+        for claim, value in _claims(user).items():
+            token[claim] = value
+        # Recorded like SimpleJWT's own for_user does, with the final claims.
+        OutstandingToken.objects.create(
+            user=user,
+            jti=token[api_settings.JTI_CLAIM],
+            token=str(token),
+            created_at=token.current_time,
+            expires_at=datetime_from_epoch(token["exp"]),
+        )
+        return token
+
+    def check_blacklist(self) -> None:
+        # Whether the token was spent is decided by token_refresh's INSERT
+        # into the blacklist. A lookup here would answer first and hide the
+        # reuse, and reuse is what must revoke the session.
+        return
+
+
+class SessionAccessToken(AccessToken):
+    """An access token on its own, for tools (benchmarks, tests) that need no refresh."""
+
+    @classmethod
+    def for_user(cls, user: User) -> "SessionAccessToken":  # type: ignore[override]
+        token = cls()
+        for claim, value in _claims(user).items():
+            token[claim] = value
+        return token
+
+
+def token_session(token: RefreshToken) -> uuid.UUID | None:
+    """The session id a token carries, or None if it carries none that is valid."""
+    try:
+        return uuid.UUID(str(token[SESSION_CLAIM]))
+    except (KeyError, ValueError):
+        return None
