@@ -50,6 +50,7 @@ def _error_response(status: int, codes: list[str], name: str = "") -> type[seria
 
 ErrorResponse402Serializer = _error_response(402, ["insufficient_tokens"])
 ErrorResponse409Serializer = _error_response(409, ["idempotency_key_in_progress"])
+ErrorResponse409ConversationSerializer = _error_response(409, ["conversation_busy"], "Conversation")
 ErrorResponse422Serializer = _error_response(422, ["idempotency_key_reused"])
 ErrorResponse502Serializer = _error_response(502, ["provider_error"])
 ErrorResponse504Serializer = _error_response(504, ["provider_timeout"])

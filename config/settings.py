@@ -322,6 +322,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
+        "ChatStreamEventEnum": "conversations.serializers.STREAM_EVENTS",
+    }
+    | {
         name: f"drf_standardized_errors.openapi_serializers.{name}.choices"
         for name in (
             "ValidationErrorEnum",
@@ -356,7 +359,8 @@ AI_PROVIDER = env.str("AI_PROVIDER", default="echo")
 AI_BASE_URL = env.str("AI_BASE_URL", default="") or None
 AI_API_KEY = env.str("AI_API_KEY", default="")
 AI_MODEL = env.str("AI_MODEL", default="")
-# The longest a reply may take, first byte to last; a slower one is refunded.
+# The longest wait for the model's server (connecting, each read), and for a
+# whole streamed reply; a slower one is refunded.
 AI_TIMEOUT_SECONDS = env.float("AI_TIMEOUT_SECONDS", default=60.0)
 AI_MAX_OUTPUT_TOKENS = env.int("AI_MAX_OUTPUT_TOKENS", default=1024)
 AI_SYSTEM_PROMPT = env.str("AI_SYSTEM_PROMPT", default="You are a helpful assistant.")
@@ -372,8 +376,13 @@ for _name, _minimum in (("AI_MAX_OUTPUT_TOKENS", 1), ("AI_CONTEXT_EXCHANGES", 0)
         _refuse_to_start(f"{_name} must be at least {_minimum}.")
 # A charge whose reply has neither arrived nor failed this long after it was
 # reserved belongs to a request that died: `manage.py refund_expired_reservations`
-# refunds it.
-CHAT_RESERVATION_EXPIRY_SECONDS = AI_TIMEOUT_SECONDS + 60
+# refunds it. Twice the timeout: a streamed reply's deadline is checked as
+# pieces arrive, and a piece may come up to one timeout late. (If a live
+# request is swept all the same, its reply is not stored: refunded, never
+# charged twice.)
+CHAT_RESERVATION_EXPIRY_SECONDS = env.float(
+    "CHAT_RESERVATION_EXPIRY_SECONDS", default=2 * AI_TIMEOUT_SECONDS + 60
+)
 
 # --- Idempotent retries ------------------------------------------------------
 

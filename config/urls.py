@@ -22,7 +22,8 @@ urlpatterns = [
         name="redoc",
     ),
     # Last: whatever else is under /api/ is a JSON 404, never an HTML page.
-    re_path(r"^api/(?P<path>.*)$", api_not_found),
+    # (?s): the rest of the path may hold a line break (%0A), which "." skips.
+    re_path(r"^api/(?P<path>(?s:.*))$", api_not_found),
     path("admin/", admin.site.urls),
     path("healthz/", healthz, name="healthz"),
 ]

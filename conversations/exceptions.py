@@ -23,6 +23,17 @@ class ConversationNotFound(exceptions.NotFound):
     default_code = "not_found"
 
 
+CONVERSATION_BUSY = "A reply in this conversation is still on its way; delete it after"
+
+
+class ConversationBusy(exceptions.APIException):
+    """Deleting now would refund a reply being read, or charge for one never read."""
+
+    status_code = 409
+    default_detail = CONVERSATION_BUSY
+    default_code = "conversation_busy"
+
+
 IDEMPOTENCY_KEY_INVALID = "Idempotency-Key must be 1 to 255 characters"
 IDEMPOTENCY_KEY_REUSED = "This Idempotency-Key was used with a different request body"
 IDEMPOTENCY_KEY_IN_PROGRESS = "A request with this Idempotency-Key is still being processed"

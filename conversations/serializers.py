@@ -105,3 +105,23 @@ class TokenTransactionSerializer(serializers.ModelSerializer[TokenTransaction]):
         model = TokenTransaction
         fields = ["id", "amount", "kind", "balance_after", "exchange", "created_at"]
         read_only_fields = fields
+
+
+STREAM_EVENTS = ["start", "delta", "done", "error"]
+
+
+class ChatStreamEventSerializer(serializers.Serializer):
+    """One server-sent event of a streamed chat (`text/event-stream`): for the schema."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # Built here because a field named "data" would hide Serializer.data.
+        return {
+            "event": serializers.ChoiceField(choices=STREAM_EVENTS),
+            "data": serializers.CharField(
+                help_text=(
+                    'JSON. start: `{"id", "conversation"}`; delta: `{"text"}`; done: the '
+                    "body a non-streamed chat returns (201); error: an error body (the "
+                    "charge refunded, except `not_found` when the conversation was deleted)."
+                )
+            ),
+        }

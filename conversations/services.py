@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable, Generator
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 
 from django.conf import settings
@@ -31,7 +31,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from conversations import selectors
-from conversations.exceptions import ConversationNotFound, InsufficientTokens, ProviderTimeout
+from conversations.exceptions import (
+    ConversationBusy,
+    ConversationNotFound,
+    InsufficientTokens,
+    ProviderTimeout,
+)
 from conversations.models import Conversation, Exchange, TokenTransaction
 from conversations.providers import Message, Reply, get_provider
 from users.models import User
@@ -50,6 +55,7 @@ class ChatReservation:
     messages: list[Message]
     # The balance just after the charge: what the chat's reply reports.
     remaining_tokens: int
+    new_conversation: bool
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,7 @@ def chat_reserve(
     """
     cost = settings.CHAT_MESSAGE_COST
     history: list[Exchange] = []
+    new_conversation = conversation_id is None
     with transaction.atomic():
         if conversation_id is not None:
             _conversation_touch(user=user, conversation_id=conversation_id)
@@ -147,7 +154,10 @@ def chat_reserve(
     user.tokens = remaining
     _connection_release()
     return ChatReservation(
-        exchange=exchange, messages=_messages(history, message), remaining_tokens=remaining
+        exchange=exchange,
+        messages=_messages(history, message),
+        remaining_tokens=remaining,
+        new_conversation=new_conversation,
     )
 
 
@@ -160,9 +170,9 @@ def chat_complete(
 ) -> ChatResult:
     """Store the reply of a pending exchange; refund it if that fails.
 
-    If someone else settled the reservation first (the sweeper, or the
-    conversation's deletion, both of which refund), nothing is stored and
-    ProviderTimeout or ConversationNotFound is raised.
+    If someone else settled the reservation first (the sweeper, which
+    refunds), nothing is stored: ProviderTimeout, or ConversationNotFound if
+    the chat's conversation has been deleted since.
     """
     exchange = reservation.exchange
     fields = {
@@ -183,9 +193,11 @@ def chat_complete(
             if on_complete is not None:
                 on_complete(result)
     except _ReservationLost:
-        if Conversation.objects.filter(pk=exchange.conversation_id).exists():
-            raise ProviderTimeout from None
-        raise ConversationNotFound from None
+        # The refund took a conversation this chat started with it.
+        gone = not Conversation.objects.filter(pk=exchange.conversation_id).exists()
+        if gone and not reservation.new_conversation:
+            raise ConversationNotFound from None
+        raise ProviderTimeout from None
     except BaseException as error:
         chat_refund(exchange=exchange, reason=_reason(error))
         raise
@@ -225,8 +237,9 @@ def reservations_refund_expired() -> int:
     A reservation older than CHAT_RESERVATION_EXPIRY_SECONDS has outlived the
     longest a reply may take; returns how many were refunded.
     """
-    cutoff = timezone.now() - timedelta(seconds=settings.CHAT_RESERVATION_EXPIRY_SECONDS)
-    expired = Exchange.objects.filter(status=Exchange.Status.PENDING, created_at__lt=cutoff)
+    expired = Exchange.objects.filter(
+        status=Exchange.Status.PENDING, created_at__lt=_reservation_cutoff()
+    )
     return sum(
         chat_refund(exchange=exchange, reason="reservation expired")
         for exchange in expired.only("id", "user_id", "conversation_id", "tokens_charged")
@@ -235,6 +248,10 @@ def reservations_refund_expired() -> int:
 
 class _ReservationLost(Exception):
     pass
+
+
+def _reservation_cutoff() -> datetime:
+    return timezone.now() - timedelta(seconds=settings.CHAT_RESERVATION_EXPIRY_SECONDS)
 
 
 def _messages(history: list[Exchange], message: str) -> list[Message]:
@@ -287,13 +304,18 @@ def conversation_delete(*, conversation: Conversation) -> None:
     """Delete a conversation and its exchanges; their ledger rows stay.
 
     The row lock makes a chat being added to it either finish first (and be
-    deleted with it) or wait and find it gone (404). Replies still pending
-    are refunded: their requests will find the conversation gone.
+    deleted with it) or wait and find it gone (404). While a reply is on its
+    way, ConversationBusy: deleting would either refund a reply the client
+    is already reading, or charge for one it never gets. Reservations past
+    their expiry belong to requests that died; they are refunded as the
+    sweeper would.
     """
     Conversation.objects.select_for_update().filter(pk=conversation.pk).exists()
     pending = Exchange.objects.filter(conversation=conversation, status=Exchange.Status.PENDING)
+    if pending.filter(created_at__gte=_reservation_cutoff()).exists():
+        raise ConversationBusy
     for exchange in pending.only("id", "user_id", "conversation_id", "tokens_charged"):
-        chat_refund(exchange=exchange, reason="conversation deleted")
+        chat_refund(exchange=exchange, reason="reservation expired")
     conversation.delete()
 
 

@@ -12,7 +12,7 @@ last event.
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import closing
 from typing import Any
 
@@ -29,14 +29,40 @@ MEDIA_TYPE = "text/event-stream"
 
 
 def event_stream_response(reservation: services.ChatReservation) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(_events(reservation), content_type=MEDIA_TYPE)
+    response = StreamingHttpResponse(_EventStream(reservation), content_type=MEDIA_TYPE)
     response["Cache-Control"] = "no-cache"
     # Proxies such as nginx would otherwise hold events back to fill a buffer.
     response["X-Accel-Buffering"] = "no"
     return response
 
 
-def _events(reservation: services.ChatReservation) -> Iterator[bytes]:
+class _EventStream:
+    """The events of one streamed chat, and what closing them early means.
+
+    The server closes the response when the stream ends or the client goes
+    away. A client that left mid-reply has been charged and its reply saved
+    as incomplete (services.chat_stream); one that left before the model was
+    even asked (or whose response was never sent at all) leaves its
+    reservation pending, and is refunded here rather than by the sweeper.
+    """
+
+    def __init__(self, reservation: services.ChatReservation) -> None:
+        self._reservation = reservation
+        self._events = _events(reservation)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self._events)
+
+    def close(self) -> None:
+        self._events.close()
+        # A no-op for a reservation already settled (complete, incomplete or refunded).
+        services.chat_refund(exchange=self._reservation.exchange, reason="client left")
+
+
+def _events(reservation: services.ChatReservation) -> Generator[bytes]:
     exchange = reservation.exchange
     yield _event("start", {"id": exchange.id, "conversation": exchange.conversation_id})
     try:

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from config.negotiation import EventStreamNegotiation
 from config.openapi import (
     ErrorResponse402Serializer,
+    ErrorResponse409ConversationSerializer,
     ErrorResponse409Serializer,
     ErrorResponse422Serializer,
     ErrorResponse502Serializer,
@@ -38,6 +39,7 @@ from conversations.serializers import (
     BalanceSerializer,
     ChatCreateInputSerializer,
     ChatOutputSerializer,
+    ChatStreamEventSerializer,
     ConversationSerializer,
     ExchangeListFilterSerializer,
     ExchangeSerializer,
@@ -98,11 +100,10 @@ class ChatView(APIView):
         responses={
             (201, "application/json"): ChatOutputSerializer,
             (200, streaming.MEDIA_TYPE): OpenApiResponse(
-                {"type": "string"},
+                ChatStreamEventSerializer,
                 description=(
-                    "`stream: true`: server-sent events. `start` "
-                    '`{"id", "conversation"}`; `delta` `{"text"}`, repeated; then `done` '
-                    "(the 201 body) or `error` (an error body, refunded)."
+                    "`stream: true`: server-sent events, each one of these. `start`, "
+                    "`delta` repeated, then `done` or `error`."
                 ),
             ),
             402: ErrorResponse402Serializer,
@@ -182,7 +183,8 @@ class ConversationListView(generics.ListAPIView[Conversation]):
 
 class ConversationDetailView(generics.RetrieveDestroyAPIView[Conversation]):
     """One of the caller's conversations. Deleting it deletes its exchanges;
-    the ledger keeps the charges."""
+    the ledger keeps the charges. While a reply in it is on its way, deleting
+    gets 409 `conversation_busy`: try again once it has arrived."""
 
     serializer_class = ConversationSerializer
 
@@ -193,7 +195,11 @@ class ConversationDetailView(generics.RetrieveDestroyAPIView[Conversation]):
     def get(self, request: Request, *args: object, **kwargs: object) -> Response:
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(tags=["conversations"], summary="Delete a conversation")
+    @extend_schema(
+        tags=["conversations"],
+        summary="Delete a conversation",
+        responses={204: None, 409: ErrorResponse409ConversationSerializer},
+    )
     def delete(self, request: Request, *args: object, **kwargs: object) -> Response:
         return super().delete(request, *args, **kwargs)
 

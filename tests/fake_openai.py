@@ -40,6 +40,9 @@ class Behaviour:
     fail_status: int | None = None  # answer with this HTTP status and an error body
     hang: bool = False  # never answer
     cut_after: int | None = None  # streams: drop the connection after this many pieces
+    reply: str | None = None  # say this instead of repeating the message
+    raw: bytes | None = None  # answer 200 with this body, whatever was asked
+    raw_events: list[str] | None = None  # streams: send these `data:` lines instead
 
 
 @dataclass
@@ -122,7 +125,15 @@ class FakeOpenAI:
             error = {"error": {"message": "The model is overloaded", "type": "server_error"}}
             await self._send_json(writer, behaviour.fail_status, error)
             return True
-        text = reply_text(payload["messages"])
+        if behaviour.raw is not None:
+            try:
+                json.loads(behaviour.raw)
+                kind = "application/json"
+            except ValueError:
+                kind = "text/html"
+            await self._send(writer, 200, kind, behaviour.raw)
+            return True
+        text = behaviour.reply if behaviour.reply is not None else reply_text(payload["messages"])
         usage = {
             "prompt_tokens": sum(len(m["content"].split()) for m in payload["messages"]),
             "completion_tokens": len(text.split()),
@@ -173,6 +184,12 @@ class FakeOpenAI:
             writer.write(b"%x\r\n%s\r\n" % (len(event), event))
             await writer.drain()
 
+        if self.behaviour.raw_events is not None:
+            for data in self.behaviour.raw_events:
+                await send(data)
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+            return True
         await send(json.dumps(chunk({"role": "assistant", "content": ""})))
         for sent, piece in enumerate(words(text)):
             if self.behaviour.cut_after is not None and sent == self.behaviour.cut_after:
@@ -188,12 +205,17 @@ class FakeOpenAI:
         await writer.drain()
         return True
 
+    @classmethod
+    async def _send_json(
+        cls, writer: asyncio.StreamWriter, status: int, body: dict[str, Any]
+    ) -> None:
+        await cls._send(writer, status, "application/json", json.dumps(body).encode())
+
     @staticmethod
-    async def _send_json(writer: asyncio.StreamWriter, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
+    async def _send(writer: asyncio.StreamWriter, status: int, kind: str, data: bytes) -> None:
         writer.write(
-            b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-            % (status, len(data), data)
+            b"HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s"
+            % (status, kind.encode(), len(data), data)
         )
         await writer.drain()
 

@@ -22,8 +22,8 @@ class OpenAIProvider:
     def __init__(self) -> None:
         self.model = settings.AI_MODEL
         self.timeout = settings.AI_TIMEOUT_SECONDS
-        # No retries: the charge is refunded and the client may retry, so a
-        # reply never takes more than one AI_TIMEOUT_SECONDS.
+        # No retries: the charge is refunded and the client may retry; a
+        # retry here would double the wait.
         self.client = openai.OpenAI(
             base_url=settings.AI_BASE_URL,
             api_key=settings.AI_API_KEY,
@@ -34,19 +34,20 @@ class OpenAIProvider:
     def reply(self, *, messages: Sequence[Message]) -> Reply:
         with _provider_errors():
             completion = self.client.chat.completions.create(**self._request(messages))
-        choice = completion.choices[0] if completion.choices else None
-        if choice is None or choice.message.content is None:
-            raise ProviderError
-        usage = completion.usage
-        return Reply(
-            text=choice.message.content,
-            model=completion.model,
-            prompt_tokens=usage.prompt_tokens if usage else None,
-            completion_tokens=usage.completion_tokens if usage else None,
-        )
+            text = completion.choices[0].message.content if completion.choices else None
+            if not isinstance(text, str):
+                raise ProviderError
+            usage = completion.usage
+            return Reply(
+                text=_clean(text),
+                model=self._model_of(completion),
+                prompt_tokens=_count(usage and usage.prompt_tokens),
+                completion_tokens=_count(usage and usage.completion_tokens),
+            )
 
     def stream(self, *, messages: Sequence[Message]) -> Generator[str | Reply]:
-        # The SDK's timeout bounds each read; this bounds the whole reply.
+        # The SDK's timeout bounds each wait for the server; this bounds the
+        # whole reply, checked as each piece arrives.
         deadline = time.monotonic() + self.timeout
         pieces: list[str] = []
         model, usage, finished = self.model, None, False
@@ -60,22 +61,28 @@ class OpenAIProvider:
                 for chunk in stream:
                     if time.monotonic() > deadline:
                         raise ProviderTimeout
-                    model = chunk.model or model
+                    model = self._model_of(chunk, default=model)
                     usage = chunk.usage or usage
-                    for choice in chunk.choices:
+                    for choice in chunk.choices or ():
                         finished = finished or choice.finish_reason is not None
-                        if choice.delta.content:
-                            pieces.append(choice.delta.content)
-                            yield choice.delta.content
-        if not finished:
-            # The server closed the stream cleanly but never said the reply was over.
-            raise ProviderError
-        yield Reply(
-            text="".join(pieces),
-            model=model,
-            prompt_tokens=usage.prompt_tokens if usage else None,
-            completion_tokens=usage.completion_tokens if usage else None,
-        )
+                        piece = choice.delta.content if choice.delta else None
+                        if piece and isinstance(piece, str):
+                            piece = _clean(piece)
+                            pieces.append(piece)
+                            yield piece
+            if not finished:
+                # The server closed the stream cleanly but never said the reply was over.
+                raise ProviderError
+            yield Reply(
+                text="".join(pieces),
+                model=model,
+                prompt_tokens=_count(usage and usage.prompt_tokens),
+                completion_tokens=_count(usage and usage.completion_tokens),
+            )
+
+    def _model_of(self, answer: Any, default: str | None = None) -> str:
+        model = getattr(answer, "model", None)
+        return _clean(model) if isinstance(model, str) and model else (default or self.model)
 
     def _request(self, messages: Sequence[Message]) -> dict[str, Any]:
         return {
@@ -89,10 +96,30 @@ class OpenAIProvider:
 
 @contextmanager
 def _provider_errors() -> Iterator[None]:
-    """Turns the SDK's failures into ours; anything else is our own bug."""
+    """Turns every way the model's server can fail into ours.
+
+    The SDK's errors, and also answers it accepts but that are not a chat
+    completion (an HTML page from a wrong AI_BASE_URL, JSON of another
+    shape): whatever the server sent, the client gets 502, not 500.
+    """
     try:
         yield
+    except (ProviderError, ProviderTimeout):
+        raise
     except openai.APITimeoutError as error:
         raise ProviderTimeout from error
-    except openai.OpenAIError as error:
+    except Exception as error:
         raise ProviderError from error
+
+
+def _clean(text: str) -> str:
+    # What a database can store: PostgreSQL refuses NUL in text, and a lone
+    # surrogate (valid in JSON, not in UTF-8) fails to encode.
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
+def _count(value: object) -> int | None:
+    # The model's own count, when it gave a sensible one.
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31:
+        return value
+    return None

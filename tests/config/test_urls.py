@@ -7,7 +7,17 @@ from django.test import override_settings
 from tests.assertions import error_codes
 
 
-@pytest.mark.parametrize("path", ["/api/", "/api/v1/nope/", "/api/v2/chat/", "/api/v1/chat"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/",
+        "/api/v1/nope/",
+        "/api/v2/chat/",
+        "/api/v1/chat",
+        # A line break in a path id: "." in a URL pattern does not match it.
+        "/api/v1/conversations/a%0Ab/",
+    ],
+)
 @pytest.mark.parametrize("debug", [False, True])
 def test_unknown_api_paths_get_a_json_404(client, path, debug):
     with override_settings(DEBUG=debug):

@@ -1,5 +1,7 @@
 """The providers, the OpenAI one through the real SDK against a real HTTP server."""
 
+import json
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
@@ -132,3 +134,76 @@ def test_openai_that_cannot_be_reached_is_a_provider_error(openai_provider, sett
 
     with pytest.raises(ProviderError):
         get_provider().reply(messages=MESSAGES)
+
+
+# --- Answers that are not a chat completion ---------------------------------
+
+COMPLETION = {
+    "id": "x",
+    "object": "chat.completion",
+    "created": 0,
+    "model": "served",
+    "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop"}
+    ],
+}
+
+
+def completion(**changes) -> bytes:
+    return json.dumps({**COMPLETION, **changes}).encode()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"<html><body>Welcome to nginx!</body></html>",
+        b"[1, 2, 3]",
+        b"{not json",
+        completion(choices=[{"index": 0, "message": {"role": "assistant", "content": None}}]),
+        completion(choices=[]),
+        completion(choices=None),
+    ],
+    ids=["html", "a-list", "bad-json", "no-content", "no-choices", "null-choices"],
+)
+def test_an_answer_that_is_not_a_completion_is_a_provider_error(openai_provider, raw):
+    openai_provider.behaviour.raw = raw
+
+    with pytest.raises(ProviderError):
+        get_provider().reply(messages=MESSAGES)
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        ["{not json"],
+        [json.dumps({**COMPLETION, "object": "chat.completion.chunk", "choices": None})],
+        [json.dumps({"choices": [{"index": 0, "delta": None}]}), "[DONE]"],
+        [json.dumps({"choices": [{"index": 0, "delta": {"content": "Hi"}}]}), "[DONE]"],
+    ],
+    ids=["bad-json", "null-choices", "null-delta", "never-finished"],
+)
+def test_a_stream_that_is_not_a_completion_is_a_provider_error(openai_provider, events):
+    openai_provider.behaviour.raw_events = events
+
+    with pytest.raises(ProviderError):
+        streamed(get_provider())
+
+
+def test_odd_but_usable_fields_are_made_safe(openai_provider):
+    odd = completion(model=None, usage={"prompt_tokens": "many", "completion_tokens": True})
+    openai_provider.behaviour.raw = odd
+
+    reply = get_provider().reply(messages=MESSAGES)
+
+    assert reply == Reply(text="Hi", model="m", prompt_tokens=None, completion_tokens=None)
+
+
+def test_text_a_database_cannot_store_is_replaced(openai_provider):
+    # PostgreSQL refuses NUL in text; a lone surrogate cannot be encoded.
+    openai_provider.behaviour.reply = "a\x00b \ud800c"
+
+    reply = get_provider().reply(messages=MESSAGES)
+    pieces, streamed_reply = streamed(get_provider())
+
+    assert reply.text == streamed_reply.text == "a\ufffdb ?c"
+    assert "".join(pieces) == reply.text

@@ -9,7 +9,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from conversations.exceptions import ConversationNotFound, ProviderError, ProviderTimeout
+from conversations.exceptions import (
+    ConversationBusy,
+    ConversationNotFound,
+    ProviderError,
+    ProviderTimeout,
+)
 from conversations.models import Conversation, Exchange, TokenTransaction
 from conversations.providers import Message, Reply
 from conversations.services import (
@@ -243,13 +248,39 @@ def test_the_sweeper_leaves_finished_exchanges_alone(user, settings):
 # --- Deleting a conversation while a reply is on its way ---------------------
 
 
-def test_deleting_a_conversation_refunds_its_pending_replies(user):
+def test_a_conversation_with_a_reply_on_its_way_cannot_be_deleted(user):
     reservation = chat_reserve(user=user, message="Hello")
 
-    conversation_delete(conversation=reservation.exchange.conversation)
+    with pytest.raises(ConversationBusy):
+        conversation_delete(conversation=reservation.exchange.conversation)
 
-    assert_refunded(user)
-    assert TokenTransaction.objects.get(kind="refund").note == "conversation deleted"
+    chat_complete(reservation=reservation, reply=REPLY)  # the reply still lands, paid for
+    user.refresh_from_db()
+    assert user.tokens == 3900
+    assert "refund" not in kinds(user)
+
+
+def test_deleting_refunds_replies_whose_request_died(user, settings):
+    settings.CHAT_RESERVATION_EXPIRY_SECONDS = 120
+    conversation = chat_send(user=user, message="one").exchange.conversation
+    reservation = chat_reserve(user=user, message="two", conversation_id=conversation.pk)
+    age(reservation.exchange, 121)
+
+    conversation_delete(conversation=conversation)
+
+    assert_refunded(user, tokens=3900)
+    assert not Conversation.objects.exists()
     with pytest.raises(ConversationNotFound):
         chat_complete(reservation=reservation, reply=REPLY)
+
+
+def test_a_new_chat_swept_while_it_ran_is_a_timeout_not_a_missing_conversation(user, settings):
+    settings.CHAT_RESERVATION_EXPIRY_SECONDS = 120
+    reservation = chat_reserve(user=user, message="slow")
+    age(reservation.exchange, 121)
+    call_command("refund_expired_reservations")
+
+    with pytest.raises(ProviderTimeout):
+        chat_complete(reservation=reservation, reply=REPLY)
+
     assert_refunded(user)

@@ -177,3 +177,45 @@ def test_stream_must_be_a_json_boolean(auth_client, value):
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert error_codes(response)[0][0] == "stream"
     assert not Exchange.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_client_that_leaves_before_the_reply_starts_is_refunded(auth_client, user):
+    response = stream(auth_client)
+    chunks = iter(response.streaming_content)
+    assert parse(next(chunks))[0][0] == "start"
+
+    leave(response)  # the model was never asked
+
+    assert not Exchange.objects.exists()
+    user.refresh_from_db()
+    assert user.tokens == 4000
+    assert TokenTransaction.objects.get(kind="refund").note == "client left"
+    assert_ledger_matches_balance(user)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stream_the_server_never_sent_is_refunded(auth_client, user):
+    leave(stream(auth_client))
+
+    user.refresh_from_db()
+    assert user.tokens == 4000
+    assert not Exchange.objects.exists()
+    assert_ledger_matches_balance(user)
+
+
+def test_a_conversation_cannot_be_deleted_while_its_reply_streams(auth_client, user):
+    response = stream(auth_client)
+    chunks = iter(response.streaming_content)
+    conversation = parse(next(chunks))[0][1]["conversation"]
+
+    deleted = auth_client.delete(reverse("conversation-detail", args=[conversation]))
+
+    assert deleted.status_code == HTTPStatus.CONFLICT
+    assert error_codes(deleted) == [(None, "conversation_busy")]
+    assert parse(b"".join(chunks))[-1][0] == "done"
+    assert auth_client.delete(reverse("conversation-detail", args=[conversation])).status_code == (
+        HTTPStatus.NO_CONTENT
+    )
+    user.refresh_from_db()
+    assert user.tokens == 3900
