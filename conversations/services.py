@@ -35,6 +35,7 @@ from conversations.exceptions import (
     ConversationBusy,
     ConversationNotFound,
     InsufficientTokens,
+    ProviderError,
     ProviderTimeout,
 )
 from conversations.models import Conversation, Exchange, TokenTransaction
@@ -98,6 +99,7 @@ def chat_stream(*, reservation: ChatReservation) -> Generator[str | ChatResult]:
     saved, `incomplete`.
     """
     pieces: list[str] = []
+    reply: Reply | None = None
     provider = get_provider()
     try:
         with closing(provider.stream(messages=reservation.messages)) as stream:
@@ -107,6 +109,8 @@ def chat_stream(*, reservation: ChatReservation) -> Generator[str | ChatResult]:
                     break
                 pieces.append(item)
                 yield item
+        if reply is None:
+            raise ProviderError
     except GeneratorExit:
         partial = Reply(text="".join(pieces), model=provider.model)
         try:

@@ -15,7 +15,7 @@ def render(
     *,
     runs: list[Any],
     history: dict[str, dict[int, Any]],
-    slow: dict[str, Any],
+    slow: dict[str, list[Any]],
     slow_reply_ms: float,
     billing: dict[str, dict[str, Any]],
     failures: list[str],
@@ -76,7 +76,7 @@ def render(
         "| non-2xx + socket errors |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for database, run in slow.items():
+    for database, run in ((d, r) for d, some in slow.items() for r in some):
         added = run.p50_ms / slow_reply_ms - 1
         lines.append(
             f"| {_title(database)} | {run.connections} | {run.requests:,} | {run.rps:,.0f} "
@@ -154,9 +154,10 @@ def _targets(
     return rows
 
 
-def _slow_targets(slow: dict[str, Any], slow_reply_ms: float) -> list[str]:
+def _slow_targets(slow: dict[str, list[Any]], slow_reply_ms: float) -> list[str]:
     rows = []
-    for database, run in slow.items():
+    for database, some in slow.items():
+        run = max(some, key=lambda r: r.connections)
         added = run.p50_ms / slow_reply_ms - 1
         errors = run.non_2xx + run.socket_errors
         rows.append(

@@ -87,8 +87,11 @@ def test_deleting_a_conversation_while_chats_join_it_is_never_a_5xx(server: Live
         with ThreadPoolExecutor(max_workers=6) as pool:
             statuses = list(pool.map(act, range(6)))
 
-        assert statuses[3] == 204
-        assert set(statuses) <= {201, 204, 404}
+        # 409: a reply was on its way; once the chats have landed, deleting works.
+        assert statuses[3] in {204, 409}
+        assert set(statuses) <= {201, 204, 404, 409}
+        if statuses[3] == 409:
+            assert server.request("DELETE", path, token=token).status == 204
         assert server.request("GET", path, token=token).status == 404
     ledger = server.all_pages("/api/v1/transactions/", token)
     balance = server.request("GET", "/api/v1/balance/", token=token).body["tokens"]
