@@ -50,19 +50,22 @@ def seed_history(size: int) -> str:
     user_id = pk.get_db_prep_value(user.pk, connection)
     conversation_id = Conversation._meta.pk.get_db_prep_value(conversation.pk, connection)
     table = Exchange._meta.db_table
-    columns = "id, conversation_id, user_id, message, response, tokens_charged, created_at"
+    columns = (
+        "id, conversation_id, user_id, message, response, tokens_charged, created_at, status, model"
+    )
     if connection.vendor == "postgresql":
         sql = (
             f"INSERT INTO {table} ({columns}) "  # noqa: S608 (our own names)
             "SELECT (lpad(to_hex(%s), 8, '0') || lpad(to_hex(x), 24, '0'))::uuid, "
-            "%s, %s, 'm' || x, 'r' || x, 100, now() FROM generate_series(1, %s) AS x"
+            "%s, %s, 'm' || x, 'r' || x, 100, now(), 'complete', 'seed' "
+            "FROM generate_series(1, %s) AS x"
         )
     else:
         sql = (
             f"INSERT INTO {table} ({columns}) "  # noqa: S608 (our own names)
             "WITH RECURSIVE seq(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM seq WHERE x < %s) "
             "SELECT printf('%%08x%%024x', %s, x), %s, %s, 'm' || x, 'r' || x, 100, "
-            "strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now') FROM seq"
+            "strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now'), 'complete', 'seed' FROM seq"
         )
     # Ids: the size, then a counter; unique across both history users.
     params = (
