@@ -275,10 +275,12 @@ def _count(value: int | None) -> int | None:
 
 
 def _connection_release() -> None:
-    # A pooled connection goes back to the pool while the model thinks, so a
-    # few connections serve hundreds of waiting requests. Persistent
-    # connections (SQLite, or no pool) stay with their thread.
-    if getattr(connection, "pool", None) and not connection.in_atomic_block:
+    # A pooled connection goes back to the pool while a remote model thinks,
+    # so a few connections serve hundreds of waiting requests. Persistent
+    # connections (SQLite, or no pool) stay with their thread, and so does
+    # one whose model answers at once (echo): borrowing it again would cost more.
+    pooled = getattr(connection, "pool", None) and not connection.in_atomic_block
+    if pooled and get_provider().remote:
         connection.close()
 
 

@@ -31,6 +31,8 @@ class ChatProvider(Protocol):
     """
 
     name: ClassVar[str]
+    # Whether a reply means waiting on another server (seconds, not microseconds).
+    remote: ClassVar[bool]
     # The model asked for; a Reply names the one that answered.
     model: str
 

@@ -8,6 +8,7 @@ from conversations.providers.base import Message, Reply
 
 class EchoProvider:
     name: ClassVar[str] = "echo"
+    remote: ClassVar[bool] = False
     model = "echo"
 
     def reply(self, *, messages: Sequence[Message]) -> Reply:

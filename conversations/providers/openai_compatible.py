@@ -18,6 +18,7 @@ from conversations.providers.base import Message, Reply
 
 class OpenAIProvider:
     name: ClassVar[str] = "openai"
+    remote: ClassVar[bool] = True
 
     def __init__(self) -> None:
         self.model = settings.AI_MODEL
