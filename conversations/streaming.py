@@ -57,9 +57,12 @@ class _EventStream:
         return next(self._events)
 
     def close(self) -> None:
-        self._events.close()
-        # A no-op for a reservation already settled (complete, incomplete or refunded).
-        services.chat_refund(exchange=self._reservation.exchange, reason="client left")
+        try:
+            self._events.close()
+        finally:
+            # A no-op for a reservation already settled (complete, incomplete
+            # or refunded).
+            services.chat_refund(exchange=self._reservation.exchange, reason="client left")
 
 
 def _events(reservation: services.ChatReservation) -> Generator[bytes]:
