@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import openai
 from django.conf import settings
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from conversations.exceptions import ProviderError, ProviderTimeout
 from conversations.providers.base import Message, Reply
@@ -34,7 +35,7 @@ class OpenAIProvider:
 
     def reply(self, *, messages: Sequence[Message]) -> Reply:
         with _provider_errors():
-            completion = self.client.chat.completions.create(**self._request(messages))
+            completion = self._create(messages, stream=False)
             text = completion.choices[0].message.content if completion.choices else None
             if not isinstance(text, str):
                 raise ProviderError
@@ -53,11 +54,7 @@ class OpenAIProvider:
         pieces: list[str] = []
         model, usage, finished = self.model, None, False
         with _provider_errors():
-            stream = self.client.chat.completions.create(
-                **self._request(messages),
-                stream=True,
-                stream_options={"include_usage": True},
-            )
+            stream = self._create(messages, stream=True)
             with stream:
                 for chunk in stream:
                     if time.monotonic() > deadline:
@@ -85,14 +82,31 @@ class OpenAIProvider:
         model = getattr(answer, "model", None)
         return _clean(model) if isinstance(model, str) and model else (default or self.model)
 
-    def _request(self, messages: Sequence[Message]) -> dict[str, Any]:
-        return {
+    def _create(self, messages: Sequence[Message], *, stream: bool) -> Any:
+        """What `client.chat.completions.create` sends, without its parameter transform.
+
+        `create` first walks every message through the SDK's typed-dict
+        transform (about 0.2 ms of CPU per message here: 4 ms for a chat
+        with ten exchanges of context), which for plain role/content strings
+        changes nothing. `client.post` is the SDK's documented way to send a
+        body as it is, with the same client options, errors and parsing.
+        """
+        body: dict[str, Any] = {
             "model": self.model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
             # max_tokens rather than max_completion_tokens: every compatible
             # server (Ollama, vLLM, llama.cpp, LM Studio) understands it.
             "max_tokens": settings.AI_MAX_OUTPUT_TOKENS,
         }
+        if stream:
+            body |= {"stream": True, "stream_options": {"include_usage": True}}
+        return self.client.post(
+            "/chat/completions",
+            body=body,
+            cast_to=ChatCompletion,
+            stream=stream,
+            stream_cls=openai.Stream[ChatCompletionChunk],
+        )
 
 
 @contextmanager

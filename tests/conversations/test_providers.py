@@ -61,12 +61,15 @@ def test_openai_sends_the_messages_model_limit_and_key(openai_provider, settings
     settings.AI_MAX_OUTPUT_TOKENS = 321
     get_provider().reply(messages=MESSAGES)
 
-    [sent] = openai_provider.requests
-    assert sent["model"] == "m"
-    assert sent["messages"] == [{"role": m.role, "content": m.content} for m in MESSAGES]
-    assert sent["max_tokens"] == 321
-    assert sent["_authorization"] == "Bearer test-key"
-    assert not sent.get("stream")
+    # The whole body, as the server reads it: nothing more, nothing renamed.
+    assert openai_provider.requests == [
+        {
+            "model": "m",
+            "messages": [{"role": m.role, "content": m.content} for m in MESSAGES],
+            "max_tokens": 321,
+            "_authorization": "Bearer test-key",
+        }
+    ]
 
 
 def test_openai_reply_has_the_answering_model_and_its_usage(openai_provider):
@@ -90,7 +93,10 @@ def test_openai_stream_reassembles_to_the_reply_with_usage(openai_provider):
         prompt_tokens=9,
         completion_tokens=6,
     )
-    assert openai_provider.requests[0]["stream"] is True
+    [sent] = openai_provider.requests
+    assert sent["stream"] is True
+    assert sent["stream_options"] == {"include_usage": True}
+    assert sent["messages"] == [{"role": m.role, "content": m.content} for m in MESSAGES]
 
 
 @pytest.mark.parametrize("status", [500, 503, 429, 401])
