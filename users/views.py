@@ -3,6 +3,8 @@
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import generics, permissions, status
@@ -87,6 +89,9 @@ class RegisterView(PublicAPIView):
         return Response(RegisterOutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
+# Token responses must not be cached anywhere (RFC 6749, section 5.1): a
+# browser's or a proxy's copy of a token pair would outlive a logout.
+@method_decorator(never_cache, name="dispatch")
 class LoginView(PublicAPIView):
     """Exchange a username and password for an access/refresh token pair.
 
@@ -122,6 +127,7 @@ def _login_output(login: services.LoginResult) -> Any:
     return LoginOutputSerializer(data).data
 
 
+@method_decorator(never_cache, name="dispatch")
 class RefreshView(PublicAPIView):
     """Exchange a refresh token for a new pair. The old refresh token stops working."""
 

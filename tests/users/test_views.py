@@ -226,6 +226,15 @@ def test_login_returns_a_token_pair_and_the_user(api_client, edward):
     assert edward.last_login is not None
 
 
+def test_token_responses_must_not_be_cached(api_client, edward):
+    login = api_client.post(LOGIN_URL, {"username": "Edward", "password": DEFAULT_PASSWORD})
+    refresh = api_client.post(REFRESH_URL, {"refresh": login.json()["refresh"]})
+
+    for response in (login, refresh):
+        assert response.status_code == HTTPStatus.OK
+        assert "no-store" in response["Cache-Control"]
+
+
 def test_login_tokens_live_as_long_as_the_simple_jwt_settings_say(api_client, edward):
     body = api_client.post(LOGIN_URL, {"username": "Edward", "password": DEFAULT_PASSWORD}).json()
 
