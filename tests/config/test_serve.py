@@ -65,7 +65,7 @@ def test_a_worker_keeps_idle_connections_open_only_up_to_a_quarter_of_its_thread
         second = HTTPConnection(url.hostname or "", url.port, timeout=10)
         try:
             assert _connection_header(first) != "close"
-            time.sleep(0.2)  # the worker files the first as idle
+            time.sleep(0.5)  # the worker files the first as idle
             assert _connection_header(second) == "close"
             assert _connection_header(first) != "close"  # still open
         finally:
