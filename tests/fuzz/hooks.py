@@ -4,8 +4,10 @@ Every operation that requires a bearer token gets one for an account of its
 own, registered and logged in on first use: an operation that ends sessions
 (log out everywhere, say) then ends only its own account's, and is logged in
 again after a 401, instead of turning every other operation's requests into
-401s that would hide their bugs. Nothing here names an operation: whatever
-schema.yml declares with `security` is covered.
+401s that would hide their bugs. The accounts are staff, so the staff-only
+operations are fuzzed past their 403 too (staff changes nothing else in the
+API). Nothing here names an operation: whatever schema.yml declares with
+`security` is covered.
 """
 
 import hashlib
@@ -17,6 +19,8 @@ import requests
 import schemathesis
 from schemathesis import Case
 from schemathesis.auths import AuthContext
+
+from tests.fuzz.database import query
 
 PASSWORD = "fuzzing-passphrase-0f3c9a"
 
@@ -42,6 +46,11 @@ class OperationAccount:
         body = {"username": username, "password": PASSWORD}
         # 400 once the account exists: this only makes sure it does.
         requests.post(f"{url}/api/v1/auth/register/", json=body, timeout=60)
+        query(
+            os.environ["FUZZ_DATABASE_URL"],
+            "UPDATE users_user SET is_staff = %s WHERE username = %s",
+            (True, username),
+        )
         login = requests.post(f"{url}/api/v1/auth/login/", json=body, timeout=60)
         login.raise_for_status()
         return login.json()["access"]
