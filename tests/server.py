@@ -123,6 +123,15 @@ def _json_or_none(raw: bytes) -> Any:
     return json.loads(raw) if raw else None
 
 
+def redis_is_up() -> bool:
+    """Whether the Redis the Redis tests use answers at 127.0.0.1:6379."""
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -1,21 +1,12 @@
 """REDIS_URL makes the cache one Redis shared by every server process."""
 
-import socket
 import uuid
 
 import pytest
 
-from tests.server import manage
+from tests.server import manage, redis_is_up
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
-
-
-def redis_is_up() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
-    except OSError:
-        return False
-    return True
 
 
 @pytest.mark.skipif(not redis_is_up(), reason="no Redis at 127.0.0.1:6379 (.ci/run starts one)")

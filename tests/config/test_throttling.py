@@ -1,7 +1,6 @@
 """Rate limits: log-in per address and per username, registration per address,
 chat and password changes per user; 429 `throttled` with Retry-After."""
 
-import socket
 from http import HTTPStatus
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from rest_framework.test import APIClient
 
 from tests.assertions import assert_ledger_matches_balance, error_codes
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.server import live_server
+from tests.server import live_server, redis_is_up
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -169,14 +168,6 @@ def test_password_guesses_with_an_access_token_are_limited(rates, user, make_aut
     assert_throttled(over)
     user.refresh_from_db()
     assert user.check_password(DEFAULT_PASSWORD)
-
-
-def redis_is_up() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
-    except OSError:
-        return False
-    return True
 
 
 @pytest.mark.live_server_process
