@@ -25,7 +25,12 @@ from users.exceptions import (
 )
 from users.models import RevokedSession, User
 from users.selectors import user_get_by_id
-from users.tokens import VERSION_CLAIM, SessionRefreshToken, token_session
+from users.tokens import (
+    VERSION_CLAIM,
+    SessionRefreshToken,
+    refresh_token_record,
+    token_session,
+)
 
 
 @dataclass(frozen=True)
@@ -142,13 +147,7 @@ def token_refresh(*, refresh: str) -> dict[str, str]:
             token.set_jti()
             token.set_exp()
             token.set_iat()
-            OutstandingToken.objects.create(
-                user=user,
-                jti=token[jwt_settings.JTI_CLAIM],
-                token=str(token),
-                created_at=token.current_time,
-                expires_at=datetime_from_epoch(token["exp"]),
-            )
+            refresh_token_record(token, user)
     except IntegrityError as exc:
         _session_revoke(user=user, session=session)
         raise InvalidToken(REFRESH_TOKEN_REUSED) from exc

@@ -11,11 +11,11 @@ Tokens without these claims are refused.
 """
 
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
-from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
 from rest_framework_simplejwt.utils import datetime_from_epoch
 from uuid_utils.compat import uuid7
 
@@ -23,6 +23,7 @@ from users.models import User
 
 VERSION_CLAIM = "ver"
 SESSION_CLAIM = "sid"
+_Token = TypeVar("_Token", bound=Token)
 
 
 def _claims(user: User) -> dict[str, Any]:
@@ -33,22 +34,30 @@ def _claims(user: User) -> dict[str, Any]:
     }
 
 
+def _stamped(token: _Token, user: User) -> _Token:
+    for claim, value in _claims(user).items():
+        token[claim] = value
+    return token
+
+
+def refresh_token_record(token: RefreshToken, user: User) -> None:
+    """Record an issued refresh token, as SimpleJWT's own for_user does, with its final claims."""
+    OutstandingToken.objects.create(
+        user=user,
+        jti=token[api_settings.JTI_CLAIM],
+        token=str(token),
+        created_at=token.current_time,
+        expires_at=datetime_from_epoch(token["exp"]),
+    )
+
+
 class SessionRefreshToken(RefreshToken):
     """A refresh token that starts a new session."""
 
     @classmethod
     def for_user(cls, user: User) -> "SessionRefreshToken":  # type: ignore[override]
-        token = cls()
-        for claim, value in _claims(user).items():
-            token[claim] = value
-        # Recorded like SimpleJWT's own for_user does, with the final claims.
-        OutstandingToken.objects.create(
-            user=user,
-            jti=token[api_settings.JTI_CLAIM],
-            token=str(token),
-            created_at=token.current_time,
-            expires_at=datetime_from_epoch(token["exp"]),
-        )
+        token = _stamped(cls(), user)
+        refresh_token_record(token, user)
         return token
 
     def check_blacklist(self) -> None:
@@ -63,10 +72,7 @@ class SessionAccessToken(AccessToken):
 
     @classmethod
     def for_user(cls, user: User) -> "SessionAccessToken":  # type: ignore[override]
-        token = cls()
-        for claim, value in _claims(user).items():
-            token[claim] = value
-        return token
+        return _stamped(cls(), user)
 
 
 def token_session(token: RefreshToken) -> uuid.UUID | None:
