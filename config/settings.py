@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "drf_standardized_errors",
+    "api",
     "users",
     "conversations",
 ]
@@ -95,7 +96,7 @@ AUTH_USER_MODEL = "users.User"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "config" / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -257,10 +258,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.negotiation.ContentNegotiation",
-    "DEFAULT_PAGINATION_CLASS": "config.pagination.CursorPagination",
-    "DEFAULT_SCHEMA_CLASS": "config.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "api.negotiation.ContentNegotiation",
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.CursorPagination",
+    "DEFAULT_SCHEMA_CLASS": "api.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_RATES": THROTTLE_RATES,
@@ -277,11 +278,11 @@ API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=100)
 # can occur (402 is documented on the chat operation itself; 429 on the
 # throttled ones).
 DRF_STANDARDIZED_ERRORS = {
-    "EXCEPTION_HANDLER_CLASS": "config.exceptions.ExceptionHandler",
+    "EXCEPTION_HANDLER_CLASS": "api.exceptions.ExceptionHandler",
     "ALLOWED_ERROR_STATUS_CODES": [
         *("400", "401", "403", "404", "405", "406", "415", "429", "500"),
     ],
-    "ERROR_SCHEMAS": {"401": "config.openapi.ErrorResponse401Serializer"},
+    "ERROR_SCHEMAS": {"401": "api.openapi.ErrorResponse401Serializer"},
 }
 
 # --- JWT --------------------------------------------------------------------

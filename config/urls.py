@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
-from config.views import SwaggerView, api_not_found, healthz
+from api.views import SwaggerView, api_not_found, healthz
 
 api_v1 = [
     # Chat and balance first: the resolver tries patterns in order.

@@ -1,11 +1,11 @@
-"""Admin: conversations, exchanges and the ledger, all read-only."""
+"""Admin: conversations and their exchanges, read-only (the ledger is in users.admin)."""
 
 from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
 
-from conversations.models import Conversation, Exchange, TokenTransaction
+from conversations.models import Conversation, Exchange
 
 
 class ReadOnlyAdminMixin:
@@ -35,11 +35,3 @@ class ConversationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Conversation]):
     list_select_related = ("user",)
     search_fields = ("title", "user__username")
     inlines = (ExchangeInline,)
-
-
-@admin.register(TokenTransaction)
-class TokenTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[TokenTransaction]):
-    list_display = ("created_at", "user", "kind", "amount", "balance_after", "note")
-    list_filter = ("kind",)
-    list_select_related = ("user",)
-    search_fields = ("user__username",)

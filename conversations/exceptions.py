@@ -1,19 +1,10 @@
-"""Chat and billing errors, each with a stable code."""
+"""Chat errors, each with a stable code (a short balance is users.exceptions.InsufficientTokens)."""
 
 from rest_framework import exceptions
 from rest_framework.exceptions import ErrorDetail
 
-INSUFFICIENT_TOKENS = "Insufficient tokens"
 CONVERSATION_NOT_FOUND = "Conversation not found"
 MESSAGE_REQUIRED = "Message is required"
-
-
-class InsufficientTokens(exceptions.APIException):
-    """The balance does not cover the cost: nothing was charged or saved."""
-
-    status_code = 402
-    default_detail = INSUFFICIENT_TOKENS
-    default_code = "insufficient_tokens"
 
 
 class ConversationNotFound(exceptions.NotFound):

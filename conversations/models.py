@@ -1,4 +1,4 @@
-"""Conversations, the exchanges in them, and the token ledger.
+"""Conversations, the exchanges in them, and idempotency keys for chats.
 
 Ids are UUIDv7: opaque to clients, and ordered by creation time, so "newest
 first" is `ORDER BY id DESC` over a `(owner, id)` index.
@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from uuid_utils.compat import uuid7
+
+from users.models import TokenTransaction
 
 
 class Conversation(models.Model):
@@ -60,6 +62,12 @@ class Exchange(models.Model):
     response = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     tokens_charged = models.PositiveIntegerField()
+    # The ledger row that paid for it. RESTRICT: a charge outlives neither
+    # its user nor (deleted with the user) this exchange, and is never
+    # deleted on its own while the exchange exists.
+    charge = models.OneToOneField(
+        TokenTransaction, on_delete=models.RESTRICT, null=True, related_name="exchange"
+    )
     # What the provider reported: the model that answered and its own token
     # counts (not our billing tokens); null when the provider does not say.
     model = models.CharField(max_length=255, blank=True)
@@ -83,54 +91,12 @@ class Exchange(models.Model):
         return self.message[:50]
 
 
-class TokenTransaction(models.Model):
-    """One change to a balance. A user's transactions always sum to their balance."""
-
-    class Kind(models.TextChoices):
-        SIGNUP_GRANT = "signup_grant", "Signup grant"
-        CHAT_CHARGE = "chat_charge", "Chat charge"
-        REFUND = "refund", "Refund"
-        ADMIN_ADJUSTMENT = "admin_adjustment", "Admin adjustment"
-
-    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="token_transactions"
-    )
-    amount = models.BigIntegerField(help_text="Signed: negative for a charge.")
-    kind = models.CharField(max_length=32, choices=Kind.choices)
-    balance_after = models.BigIntegerField()
-    # The ledger outlives a deleted conversation: the charge still happened.
-    exchange = models.ForeignKey(
-        Exchange,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="token_transactions",
-    )
-    note = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        indexes = [
-            models.Index(fields=["user", "-id"], name="tokentx_user_newest_idx"),
-        ]
-        constraints = [
-            models.CheckConstraint(condition=~models.Q(amount=0), name="tokentx_amount_non_zero"),
-            models.CheckConstraint(
-                condition=models.Q(balance_after__gte=0), name="tokentx_balance_after_non_negative"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.amount:+d}"
-
-
 class IdempotencyKey(models.Model):
     """A client's Idempotency-Key for a chat request, and the response it got.
 
-    `response_status` is null while a request holding the key is running.
-    The response is stored in the same transaction as the charge, and only by
-    the request whose `claim` is still current, so a key is completed exactly
+    `result` is null while a request holding the key is running. The chat's
+    result is stored in the same transaction as its reply, and only by the
+    request whose `claim` is still current, so a key is completed exactly
     when one charge is committed.
     """
 
@@ -144,9 +110,9 @@ class IdempotencyKey(models.Model):
     # Who holds the key: a retry that takes over a stale claim replaces it, and
     # the request it replaced can then neither store a response nor charge.
     claim = models.UUIDField(default=uuid.uuid4)
-    response_status = models.PositiveSmallIntegerField(null=True)
-    # The JSON as sent, text rather than jsonb: a replay has the same bytes.
-    response_body = models.TextField(blank=True)
+    # The chat's result (the exchange as it was, and the balance after it) as
+    # JSON text (services.idempotency): a replay renders the same bytes.
+    result = models.TextField(null=True)  # noqa: DJ001 (null: still running; "" is no result)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

@@ -2,10 +2,10 @@
 
 import uuid
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
-from conversations.models import Conversation, Exchange, TokenTransaction
-from users.models import User
+from conversations.models import Conversation, Exchange
+from users.models import TokenTransaction, User
 
 
 def conversation_list(*, user: User) -> QuerySet[Conversation]:
@@ -21,7 +21,8 @@ def exchange_list(*, user: User, conversation_id: uuid.UUID | None = None) -> Qu
 
 
 def token_transaction_list(*, user: User) -> QuerySet[TokenTransaction]:
-    return TokenTransaction.objects.filter(user=user)
+    """The ledger, each charge with the exchange it paid for (`exchange_id`)."""
+    return TokenTransaction.objects.filter(user=user).annotate(exchange_id=F("exchange__id"))
 
 
 def exchange_context(*, user: User, conversation_id: uuid.UUID, limit: int) -> list[Exchange]:

@@ -3,9 +3,10 @@
 from django.conf import settings
 from rest_framework import serializers
 
-from config.serializer_fields import StrictBooleanField, StrictCharField, StrictUUIDField
+from api.fields import StrictBooleanField, StrictCharField, StrictUUIDField
 from conversations.exceptions import MESSAGE_REQUIRED
-from conversations.models import Conversation, Exchange, TokenTransaction
+from conversations.models import Conversation, Exchange
+from users.models import TokenTransaction
 
 
 class ChatCreateInputSerializer(serializers.Serializer):
@@ -101,6 +102,10 @@ class ExchangeListFilterSerializer(serializers.Serializer):
 
 
 class TokenTransactionSerializer(serializers.ModelSerializer[TokenTransaction]):
+    # The exchange a charge paid for (Exchange.charge), annotated by the
+    # selector; null for other kinds, and once the exchange is deleted.
+    exchange = serializers.UUIDField(source="exchange_id", read_only=True, allow_null=True)
+
     class Meta:
         model = TokenTransaction
         fields = ["id", "amount", "kind", "balance_after", "exchange", "created_at"]

@@ -20,15 +20,16 @@ from django.http import StreamingHttpResponse
 from rest_framework.exceptions import APIException
 from rest_framework.utils.encoders import JSONEncoder
 
-from conversations import services
 from conversations.serializers import ChatOutputSerializer
+from conversations.services.chat import chat_stream
+from conversations.services.reservations import ChatReservation, Failed, chat_settle
 
 logger = logging.getLogger(__name__)
 
 MEDIA_TYPE = "text/event-stream"
 
 
-def event_stream_response(reservation: services.ChatReservation) -> StreamingHttpResponse:
+def event_stream_response(reservation: ChatReservation) -> StreamingHttpResponse:
     response = StreamingHttpResponse(_EventStream(reservation), content_type=MEDIA_TYPE)
     response["Cache-Control"] = "no-cache"
     # Proxies such as nginx would otherwise hold events back to fill a buffer.
@@ -41,12 +42,12 @@ class _EventStream:
 
     The server closes the response when the stream ends or the client goes
     away. A client that left mid-reply has been charged and its reply saved
-    as incomplete (services.chat_stream); one that left before the model was
+    as incomplete (services.chat.chat_stream); one that left before the model was
     even asked (or whose response was never sent at all) leaves its
     reservation pending, and is refunded here rather than by the sweeper.
     """
 
-    def __init__(self, reservation: services.ChatReservation) -> None:
+    def __init__(self, reservation: ChatReservation) -> None:
         self._reservation = reservation
         self._events = _events(reservation)
 
@@ -62,17 +63,17 @@ class _EventStream:
         finally:
             # A no-op for a reservation already settled (complete, incomplete
             # or refunded).
-            services.chat_refund(exchange=self._reservation.exchange, reason="client left")
+            chat_settle(reservation=self._reservation, outcome=Failed("client left"))
 
 
-def _events(reservation: services.ChatReservation) -> Generator[bytes]:
+def _events(reservation: ChatReservation) -> Generator[bytes]:
     exchange = reservation.exchange
     yield _event("start", {"id": exchange.id, "conversation": exchange.conversation_id})
     try:
         # closing(): when the client goes away, the server closes this
         # generator, and the reply must be closed with it (which saves it
         # as incomplete and hangs up on the provider).
-        with closing(services.chat_stream(reservation=reservation)) as stream:
+        with closing(chat_stream(reservation=reservation)) as stream:
             for item in stream:
                 if isinstance(item, str):
                     yield _event("delta", {"text": item})

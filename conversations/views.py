@@ -1,7 +1,5 @@
 """Chat endpoints: thin views over conversations.services and selectors."""
 
-from typing import Any
-
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http.response import HttpResponseBase
@@ -13,8 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.negotiation import EventStreamNegotiation
-from config.openapi import (
+from api.negotiation import EventStreamNegotiation
+from api.openapi import (
     ErrorResponse402Serializer,
     ErrorResponse409ConversationSerializer,
     ErrorResponse409Serializer,
@@ -22,19 +20,10 @@ from config.openapi import (
     ErrorResponse502Serializer,
     ErrorResponse504Serializer,
 )
-from config.pagination import RecentlyActiveCursorPagination
-from config.requests import authenticated_user
-from config.throttling import ChatThrottle
-from conversations import selectors, services, streaming
+from api.pagination import RecentlyActiveCursorPagination
+from conversations import selectors, streaming
 from conversations.exceptions import IdempotencyKeyWithStream
-from conversations.idempotency import (
-    KEY_MAX_CHARS,
-    Store,
-    idempotency_key_validate,
-    idempotent_call,
-    request_fingerprint,
-)
-from conversations.models import Conversation, Exchange, TokenTransaction
+from conversations.models import Conversation, Exchange
 from conversations.serializers import (
     BalanceSerializer,
     ChatCreateInputSerializer,
@@ -45,6 +34,16 @@ from conversations.serializers import (
     ExchangeSerializer,
     TokenTransactionSerializer,
 )
+from conversations.services.chat import chat_reserve, chat_send
+from conversations.services.conversations import conversation_delete
+from conversations.services.idempotency import (
+    KEY_MAX_CHARS,
+    IdempotencyRequest,
+    request_fingerprint,
+)
+from conversations.throttling import ChatThrottle
+from users.authentication import authenticated_user
+from users.models import TokenTransaction
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -115,47 +114,25 @@ class ChatView(APIView):
     )
     def post(self, request: Request) -> HttpResponseBase:
         key = request.headers.get(IDEMPOTENCY_HEADER)
-        if key is not None:
-            idempotency_key_validate(key)
+        idempotency_key = (
+            None if key is None else IdempotencyRequest(key, request_fingerprint(request.data))
+        )
         serializer = ChatCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = authenticated_user(request)
-        message = serializer.validated_data["message"]
-        conversation_id = serializer.validated_data.get("conversation")
-
+        chat = {
+            "user": authenticated_user(request),
+            "message": serializer.validated_data["message"],
+            "conversation_id": serializer.validated_data.get("conversation"),
+        }
         if serializer.validated_data["stream"]:
-            if key is not None:
+            if idempotency_key is not None:
                 raise IdempotencyKeyWithStream
-            reservation = services.chat_reserve(
-                user=user, message=message, conversation_id=conversation_id
-            )
-            return streaming.event_stream_response(reservation)
-
-        def send(store: Store | None) -> tuple[int, Any]:
-            body: Any = None
-
-            def on_complete(result: services.ChatResult) -> None:
-                nonlocal body
-                body = ChatOutputSerializer(result).data
-                if store is not None:
-                    store(status.HTTP_201_CREATED, body)
-
-            services.chat_send(
-                user=user,
-                message=message,
-                conversation_id=conversation_id,
-                on_complete=on_complete,
-            )
-            return status.HTTP_201_CREATED, body
-
-        if key is None:
-            code, body = send(None)
-            return Response(body, status=code)
-        stored = idempotent_call(
-            user=user, key=key, fingerprint=request_fingerprint(request.data), call=send
+            return streaming.event_stream_response(chat_reserve(**chat))
+        result = chat_send(**chat, idempotency_key=idempotency_key)
+        headers = {REPLAYED_HEADER: "true"} if result.replayed else None
+        return Response(
+            ChatOutputSerializer(result).data, status=status.HTTP_201_CREATED, headers=headers
         )
-        headers = {REPLAYED_HEADER: "true"} if stored.replayed else None
-        return Response(stored.body, status=stored.status, headers=headers)
 
 
 class BalanceView(APIView):
@@ -204,7 +181,7 @@ class ConversationDetailView(generics.RetrieveDestroyAPIView[Conversation]):
         return super().delete(request, *args, **kwargs)
 
     def perform_destroy(self, instance: Conversation) -> None:
-        services.conversation_delete(conversation=instance)
+        conversation_delete(conversation=instance)
 
 
 @extend_schema(

@@ -4,8 +4,7 @@ from typing import Any
 
 from django.db.models import Sum
 
-from conversations.models import TokenTransaction
-from users.models import User
+from users.models import TokenTransaction, User
 
 
 def ledger_sum(user: User) -> int:

@@ -6,9 +6,9 @@ from typing import Any
 import factory
 from django.conf import settings
 
-from conversations.models import Conversation, Exchange, TokenTransaction
-from conversations.services import tokens_adjust
-from users.models import User
+from conversations.models import Conversation, Exchange
+from users.ledger import tokens_adjust
+from users.models import TokenTransaction, User
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
 

@@ -1,4 +1,5 @@
-"""Admin: balances are read-only and change only through a ledgered action."""
+"""Admin: balances are read-only and change only through a ledgered action;
+the ledger itself is read-only."""
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -7,11 +8,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from conversations.exceptions import InsufficientTokens
-from conversations.models import TokenTransaction
-from conversations.services import tokens_adjust
+from users.exceptions import InsufficientTokens
 from users.forms import TokenAdjustmentForm, UserChangeForm, UserCreationForm
-from users.models import User
+from users.ledger import tokens_adjust
+from users.models import TokenTransaction, User
 
 
 @admin.register(User)
@@ -61,3 +61,22 @@ class UserAdmin(DjangoUserAdmin):
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/users/user/adjust_tokens.html", context)
+
+
+@admin.register(TokenTransaction)
+class TokenTransactionAdmin(admin.ModelAdmin[TokenTransaction]):
+    """The ledger is written by users.ledger only; the admin shows it."""
+
+    list_display = ("created_at", "user", "kind", "amount", "balance_after", "note")
+    list_filter = ("kind",)
+    list_select_related = ("user",)
+    search_fields = ("user__username",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

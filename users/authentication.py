@@ -3,6 +3,8 @@
 import uuid
 
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import AUTH_HEADER_TYPE_BYTES
 from rest_framework_simplejwt.authentication import JWTAuthentication as SimpleJWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
@@ -45,3 +47,11 @@ class JWTAuthenticationScheme(SimpleJWTScheme):  # type: ignore[no-untyped-call]
     """Documents our subclass as the same bearer scheme (`jwtAuth`) in OpenAPI."""
 
     target_class = "users.authentication.JWTAuthentication"
+
+
+def authenticated_user(request: Request) -> User:
+    """The User behind a request that passed IsAuthenticated."""
+    user = request.user
+    if not isinstance(user, User):
+        raise NotAuthenticated
+    return user

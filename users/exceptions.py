@@ -3,6 +3,7 @@
 from rest_framework import exceptions
 from rest_framework.exceptions import ErrorDetail
 
+INSUFFICIENT_TOKENS = "Insufficient tokens"
 USERNAME_TAKEN = "Username already exists"
 INVALID_CREDENTIALS = "Invalid username or password"
 WRONG_PASSWORD = "The current password is wrong"  # noqa: S105 (a message)
@@ -34,3 +35,11 @@ class WrongPassword(exceptions.ValidationError):
 
     def __init__(self) -> None:
         super().__init__({"old_password": [ErrorDetail(WRONG_PASSWORD, code="wrong_password")]})
+
+
+class InsufficientTokens(exceptions.APIException):
+    """The balance does not cover the cost: nothing was charged or saved."""
+
+    status_code = 402
+    default_detail = INSUFFICIENT_TOKENS
+    default_code = "insufficient_tokens"

@@ -1,4 +1,4 @@
-"""The custom user, holding the token balance."""
+"""The custom user, holding the token balance, and the ledger of every change to it."""
 
 import unicodedata
 from typing import Any, ClassVar
@@ -19,6 +19,16 @@ def username_key(username: str) -> str:
     return unicodedata.normalize("NFKC", username).casefold()
 
 
+class BalanceNotWritable(Exception):
+    """A balance was set on a User object: balances change only through users.ledger."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "User.tokens changes only through users.ledger (tokens_adjust), "
+            "which records the change in the ledger; save() does not write it."
+        )
+
+
 class UserManager(DjangoUserManager["User"]):
     def get_by_natural_key(self, username: str | None) -> "User":
         # Log-in ignores letter case, like the uniqueness rule, via the same key.
@@ -28,8 +38,10 @@ class UserManager(DjangoUserManager["User"]):
 class User(AbstractUser):
     """A person with a token balance.
 
-    `tokens` only changes through the services in conversations.services,
-    each of which writes one ledger row in the same transaction.
+    `tokens` only changes through users.ledger, which writes one ledger row
+    in the same transaction. `save()` never writes it, and refuses an object
+    whose balance was changed by hand (BalanceNotWritable) rather than drop
+    the change silently.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
@@ -54,14 +66,36 @@ class User(AbstractUser):
             ),
         ]
 
+    # The balance as last read from or written to the database: what `tokens`
+    # may hold when the object is saved. A new User starts with none.
+    _tokens_known = 0
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> "User":
+        user = super().from_db(db, field_names, values)
+        user._tokens_known = user.__dict__.get("tokens", 0)
+        return user
+
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        super().refresh_from_db(*args, **kwargs)
+        self._tokens_known = self.__dict__.get("tokens", 0)
+
+    def balance_observed(self, tokens: int) -> None:
+        """Record a balance the ledger has just read or written for this user."""
+        self.tokens = self._tokens_known = tokens
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         # Here rather than in a service, so that every path that saves a user
-        # (API, admin, createsuperuser, changepassword, shell) keeps both rules.
+        # (API, admin, createsuperuser, changepassword, shell) keeps the rules.
+        if self.__dict__.get("tokens", self._tokens_known) != self._tokens_known or "tokens" in (
+            kwargs.get("update_fields") or ()
+        ):
+            raise BalanceNotWritable
         self.username_key = username_key(self.username)
         if not self._state.adding and kwargs.get("update_fields") is None:
             # A user object loaded before a chat must not write its stale
             # balance back: `tokens` changes only through the ledgered UPDATE
-            # in conversations.services. Nor a stale token version, which
+            # in users.ledger. Nor a stale token version, which
             # would bring revoked tokens back to life.
             kwargs["update_fields"] = _FIELDS_SAVE_WRITES
         # Django sets `_password` only when set_password() is called, not for
@@ -104,3 +138,40 @@ class RevokedSession(models.Model):
 
     def __str__(self) -> str:
         return f"session {self.sid} of {self.user_id}"
+
+
+class TokenTransaction(models.Model):
+    """One change to a balance. A user's transactions always sum to their balance.
+
+    Written only by users.ledger, in the transaction that changes the balance.
+    A chat's charge is linked from its exchange (Exchange.charge), so the
+    ledger knows nothing of conversations.
+    """
+
+    class Kind(models.TextChoices):
+        SIGNUP_GRANT = "signup_grant", "Signup grant"
+        CHAT_CHARGE = "chat_charge", "Chat charge"
+        REFUND = "refund", "Refund"
+        ADMIN_ADJUSTMENT = "admin_adjustment", "Admin adjustment"
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="token_transactions")
+    amount = models.BigIntegerField(help_text="Signed: negative for a charge.")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    balance_after = models.BigIntegerField()
+    note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "-id"], name="tokentx_user_newest_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(amount=0), name="tokentx_amount_non_zero"),
+            models.CheckConstraint(
+                condition=models.Q(balance_after__gte=0), name="tokentx_balance_after_non_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount:+d}"

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.fields import get_error_detail
 
-from config.serializer_fields import StrictCharField
+from api.fields import StrictCharField
 from users.models import User
 
 REGISTERED_MESSAGE = "User registered successfully"

@@ -14,8 +14,6 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
-from conversations.models import TokenTransaction
-from conversations.services import tokens_adjust
 from users.exceptions import (
     REFRESH_TOKEN_REUSED,
     SESSION_REVOKED,
@@ -23,7 +21,8 @@ from users.exceptions import (
     UsernameTaken,
     WrongPassword,
 )
-from users.models import RevokedSession, User
+from users.ledger import tokens_adjust
+from users.models import RevokedSession, TokenTransaction, User
 from users.selectors import user_get_by_id
 from users.tokens import (
     VERSION_CLAIM,

@@ -13,15 +13,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
-from config.openapi import ErrorResponse401LoginSerializer, ErrorResponse401TokenSerializer
-from config.requests import authenticated_user
-from config.throttling import (
-    LoginIPThrottle,
-    LoginUsernameThrottle,
-    PasswordChangeThrottle,
-    RegisterThrottle,
-)
+from api.openapi import ErrorResponse401LoginSerializer, ErrorResponse401TokenSerializer
 from users import selectors, services
+from users.authentication import authenticated_user
 from users.models import User
 from users.serializers import (
     LoginInputSerializer,
@@ -32,6 +26,12 @@ from users.serializers import (
     RegisterOutputSerializer,
     TokenPairSerializer,
     UserSerializer,
+)
+from users.throttling import (
+    LoginIPThrottle,
+    LoginUsernameThrottle,
+    PasswordChangeThrottle,
+    RegisterThrottle,
 )
 
 TAG = "auth"

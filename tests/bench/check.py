@@ -16,8 +16,8 @@ django.setup()
 
 from django.db.models import Count, F, Q, Sum  # noqa: E402
 
-from conversations.models import Exchange, TokenTransaction  # noqa: E402
-from users.models import User  # noqa: E402
+from conversations.models import Exchange  # noqa: E402
+from users.models import TokenTransaction, User  # noqa: E402
 
 
 def main(balance: int) -> None:

@@ -15,9 +15,9 @@ django.setup()
 
 from django.db import connection, transaction  # noqa: E402
 
-from conversations.models import Conversation, Exchange, TokenTransaction  # noqa: E402
-from conversations.services import tokens_adjust  # noqa: E402
-from users.models import User  # noqa: E402
+from conversations.models import Conversation, Exchange  # noqa: E402
+from users.ledger import tokens_adjust  # noqa: E402
+from users.models import TokenTransaction, User  # noqa: E402
 from users.tokens import SessionAccessToken  # noqa: E402
 
 HISTORY_SIZES = (1_000, 1_000_000)

@@ -17,10 +17,10 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from conversations.models import Conversation, Exchange, TokenTransaction
+from conversations.models import Conversation, Exchange
 from tests.assertions import error_codes
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-from users.models import RevokedSession, User
+from users.models import RevokedSession, TokenTransaction, User
 from users.tokens import SessionAccessToken, SessionRefreshToken
 
 pytestmark = pytest.mark.django_db

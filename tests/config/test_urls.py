@@ -44,7 +44,7 @@ def test_healthz_reports_a_database_that_does_not_answer(client, monkeypatch):
     def broken_cursor(*args, **kwargs):
         raise DatabaseError("connection refused")
 
-    monkeypatch.setattr("config.views.connection.cursor", broken_cursor)
+    monkeypatch.setattr("api.views.connection.cursor", broken_cursor)
 
     response = client.get("/healthz/")
 

@@ -7,18 +7,21 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from conversations import idempotency
 from conversations.exceptions import (
     IDEMPOTENCY_KEY_IN_PROGRESS,
     IDEMPOTENCY_KEY_REUSED,
     ConversationNotFound,
     IdempotencyKeyInProgress,
 )
-from conversations.idempotency import idempotent_call, request_fingerprint
-from conversations.models import Exchange, IdempotencyKey, TokenTransaction
-from conversations.services import chat_send, tokens_adjust
+from conversations.models import Exchange, IdempotencyKey
+from conversations.services import chat as chat_service
+from conversations.services import idempotency
+from conversations.services.chat import chat_send
+from conversations.services.idempotency import IdempotencyRequest, request_fingerprint
 from tests.assertions import assert_ledger_matches_balance, error_codes
 from tests.factories import UserFactory
+from users.ledger import tokens_adjust
+from users.models import TokenTransaction
 
 pytestmark = pytest.mark.django_db
 
@@ -183,46 +186,36 @@ def test_purge_removes_only_expired_keys(user, settings):
 def taken_over_after_claiming(monkeypatch):
     """A retry in another process takes the key over (committed) right after
     this request claimed it: this request is the slow one."""
-    claim = idempotency._claim
+    claim = idempotency.idempotency_claim
 
     def claim_then_lose_it(**kwargs):
         claimed = claim(**kwargs)
-        IdempotencyKey.objects.filter(pk=claimed.pk).update(claim=uuid.uuid4())
+        IdempotencyKey.objects.filter(pk=claimed.row.pk).update(claim=uuid.uuid4())
         return claimed
 
-    monkeypatch.setattr(idempotency, "_claim", claim_then_lose_it)
+    monkeypatch.setattr(chat_service.idempotency, "idempotency_claim", claim_then_lose_it)
+
+
+KEY_1 = IdempotencyRequest("key-1", request_fingerprint(BODY))
 
 
 @pytest.mark.usefixtures("taken_over_after_claiming")
 def test_a_slow_request_whose_key_was_taken_over_refunds_its_charge(user):
-    def chat_call(store):
-        def on_complete(result):
-            store(201, {"id": str(result.exchange.id)})
-
-        chat_send(user=user, message="Hello", on_complete=on_complete)
-
     with pytest.raises(IdempotencyKeyInProgress):
-        idempotent_call(
-            user=user, key="key-1", fingerprint=request_fingerprint(BODY), call=chat_call
-        )
+        chat_send(user=user, message="Hello", idempotency_key=KEY_1)
 
     user.refresh_from_db()
     assert user.tokens == 4000
     assert refunds(user) == charges(user) == 1
     assert not Exchange.objects.exists()
-    assert IdempotencyKey.objects.get(key="key-1").response_status is None  # the retry's
+    assert IdempotencyKey.objects.get(key="key-1").result is None  # the retry's
     assert_ledger_matches_balance(user)
 
 
 @pytest.mark.usefixtures("taken_over_after_claiming")
 def test_a_failing_request_does_not_release_a_key_it_no_longer_holds(user):
-    def failing_call(store):
-        raise ConversationNotFound
-
     with pytest.raises(ConversationNotFound):
-        idempotent_call(
-            user=user, key="key-1", fingerprint=request_fingerprint(BODY), call=failing_call
-        )
+        chat_send(user=user, message="Hello", conversation_id=uuid.uuid4(), idempotency_key=KEY_1)
 
     assert IdempotencyKey.objects.filter(key="key-1").exists()
 

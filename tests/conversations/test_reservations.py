@@ -1,5 +1,6 @@
-"""Billing around a slow model (conversations/services.py): reserve, then
-complete or refund, with the sweeper for requests that died in between."""
+"""Billing around a slow model (conversations/services/chat.py and
+reservations.py): reserve, then settle (complete or refund), with the sweeper
+for requests that died in between."""
 
 from datetime import timedelta
 
@@ -15,16 +16,15 @@ from conversations.exceptions import (
     ProviderError,
     ProviderTimeout,
 )
-from conversations.models import Conversation, Exchange, TokenTransaction
+from conversations.models import Conversation, Exchange
 from conversations.providers import Message, Reply
-from conversations.services import (
-    chat_complete,
-    chat_reserve,
-    chat_send,
-    conversation_delete,
-)
+from conversations.services import reservations
+from conversations.services.chat import chat_reserve, chat_send
+from conversations.services.conversations import conversation_delete
+from conversations.services.reservations import Completed, chat_settle
 from tests.assertions import assert_ledger_matches_balance
 from tests.fake_openai import SERVED_MODEL
+from users.models import TokenTransaction
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +60,7 @@ def test_a_reservation_charges_before_the_reply_and_hides_the_exchange(user):
 def test_completing_stores_the_reply_model_and_usage(user):
     reservation = chat_reserve(user=user, message="Hello")
 
-    result = chat_complete(reservation=reservation, reply=REPLY)
+    result = chat_settle(reservation=reservation, outcome=Completed(REPLY))
 
     exchange = Exchange.objects.get()
     assert (exchange.status, exchange.response, exchange.model) == ("complete", "Hi!", "m-1")
@@ -73,7 +73,7 @@ def test_counts_that_do_not_fit_are_not_stored(user):
     reservation = chat_reserve(user=user, message="Hello")
     odd = Reply(text="Hi!", model="m" * 300, prompt_tokens=-1, completion_tokens=2**40)
 
-    chat_complete(reservation=reservation, reply=odd)
+    chat_settle(reservation=reservation, outcome=Completed(odd))
 
     exchange = Exchange.objects.get()
     assert (exchange.prompt_tokens, exchange.completion_tokens) == (None, None)
@@ -183,12 +183,15 @@ def test_a_reply_through_the_openai_provider_keeps_its_model_and_usage(user, ope
     assert (exchange.prompt_tokens, exchange.completion_tokens) == (7, 4)
 
 
-def test_our_own_failure_after_the_reply_is_refunded_too(user):
-    def broken(result):
-        raise RuntimeError("serializer bug")
+def test_our_own_failure_after_the_reply_is_refunded_too(user, monkeypatch):
+    def broken(value):
+        raise RuntimeError("our bug")
+
+    # Fails inside the transaction that stores the reply.
+    monkeypatch.setattr(reservations, "_count", broken)
 
     with pytest.raises(RuntimeError):
-        chat_send(user=user, message="Hello", on_complete=broken)
+        chat_send(user=user, message="Hello")
 
     assert_refunded(user)
     assert not Exchange.objects.exists()
@@ -228,7 +231,7 @@ def test_a_reply_that_arrives_after_the_sweep_is_not_kept_or_refunded_twice(user
     call_command("refund_expired_reservations")
 
     with pytest.raises(ProviderTimeout):
-        chat_complete(reservation=reservation, reply=REPLY)
+        chat_settle(reservation=reservation, outcome=Completed(REPLY))
 
     assert_refunded(user, tokens=3900)
     assert kinds(user).count("refund") == 1
@@ -254,7 +257,9 @@ def test_a_conversation_with_a_reply_on_its_way_cannot_be_deleted(user):
     with pytest.raises(ConversationBusy):
         conversation_delete(conversation=reservation.exchange.conversation)
 
-    chat_complete(reservation=reservation, reply=REPLY)  # the reply still lands, paid for
+    chat_settle(
+        reservation=reservation, outcome=Completed(REPLY)
+    )  # the reply still lands, paid for
     user.refresh_from_db()
     assert user.tokens == 3900
     assert "refund" not in kinds(user)
@@ -271,7 +276,7 @@ def test_deleting_refunds_replies_whose_request_died(user, settings):
     assert_refunded(user, tokens=3900)
     assert not Conversation.objects.exists()
     with pytest.raises(ConversationNotFound):
-        chat_complete(reservation=reservation, reply=REPLY)
+        chat_settle(reservation=reservation, outcome=Completed(REPLY))
 
 
 def test_a_new_chat_swept_while_it_ran_is_a_timeout_not_a_missing_conversation(user, settings):
@@ -281,6 +286,6 @@ def test_a_new_chat_swept_while_it_ran_is_a_timeout_not_a_missing_conversation(u
     call_command("refund_expired_reservations")
 
     with pytest.raises(ProviderTimeout):
-        chat_complete(reservation=reservation, reply=REPLY)
+        chat_settle(reservation=reservation, outcome=Completed(REPLY))
 
     assert_refunded(user)

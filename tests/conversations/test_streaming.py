@@ -6,8 +6,9 @@ from http import HTTPStatus
 import pytest
 from django.urls import reverse
 
-from conversations.models import Conversation, Exchange, TokenTransaction
+from conversations.models import Conversation, Exchange
 from tests.assertions import assert_ledger_matches_balance, error_codes
+from users.models import TokenTransaction
 
 pytestmark = pytest.mark.django_db
 

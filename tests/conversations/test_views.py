@@ -6,11 +6,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from conversations.exceptions import CONVERSATION_NOT_FOUND, INSUFFICIENT_TOKENS, MESSAGE_REQUIRED
-from conversations.models import Conversation, Exchange, TokenTransaction
-from conversations.services import tokens_adjust
+from conversations.exceptions import CONVERSATION_NOT_FOUND, MESSAGE_REQUIRED
+from conversations.models import Conversation, Exchange
 from tests.assertions import assert_ledger_matches_balance, error_codes
 from tests.factories import ConversationFactory, ExchangeFactory, UserFactory
+from users.exceptions import INSUFFICIENT_TOKENS
+from users.ledger import tokens_adjust
+from users.models import TokenTransaction
 
 pytestmark = pytest.mark.django_db
 
@@ -198,9 +200,9 @@ def test_a_new_chat_runs_only_the_minimum(auth_client):
         "SELECT users_user",  # authentication
         # The reservation, in one transaction:
         "UPDATE users_user",  # the debit, returning the new balance
+        "INSERT users_tokentransaction",  # its ledger row
         "INSERT conversations_conversation",
-        "INSERT conversations_exchange",  # pending
-        "INSERT conversations_tokentransaction",
+        "INSERT conversations_exchange",  # pending, linked to its charge
         # The provider answers, outside any transaction; then:
         "UPDATE conversations_exchange",  # the reply, if the exchange is still pending
     ]
@@ -217,8 +219,8 @@ def test_a_chat_in_a_conversation_runs_only_the_minimum(auth_client):
         "UPDATE conversations_conversation",  # ownership check and last activity, in one
         "SELECT conversations_exchange",  # the model's memory: the last few exchanges
         "UPDATE users_user",
+        "INSERT users_tokentransaction",
         "INSERT conversations_exchange",
-        "INSERT conversations_tokentransaction",
         "UPDATE conversations_exchange",
     ]
 

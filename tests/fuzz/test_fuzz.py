@@ -38,7 +38,7 @@ BASELINE = Path(__file__).with_name("baseline.json")
 # Users whose balance differs from the sum of their ledger rows.
 UNEXPLAINED_BALANCES = """
     SELECT u.username, u.tokens, COALESCE(SUM(t.amount), 0)
-      FROM users_user u LEFT JOIN conversations_tokentransaction t ON t.user_id = u.id
+      FROM users_user u LEFT JOIN users_tokentransaction t ON t.user_id = u.id
      GROUP BY u.id, u.username, u.tokens
     HAVING u.tokens <> COALESCE(SUM(t.amount), 0)
 """

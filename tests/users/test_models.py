@@ -4,10 +4,11 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from conversations.services import chat_send
+from conversations.services.chat import chat_send
 from tests.assertions import assert_ledger_matches_balance
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-from users.models import User
+from users.ledger import tokens_adjust
+from users.models import BalanceNotWritable, TokenTransaction, User
 
 pytestmark = pytest.mark.django_db
 
@@ -76,6 +77,43 @@ def test_saving_a_user_never_writes_back_a_stale_balance(user):
     assert stale.first_name == "Renamed"
     assert stale.tokens == 3900
     assert_ledger_matches_balance(stale)
+
+
+@pytest.mark.parametrize(
+    "save",
+    [
+        lambda user: user.save(),
+        lambda user: user.save(update_fields=["tokens"]),
+        lambda user: user.save(update_fields=["first_name"]),
+    ],
+    ids=["save", "update_fields_tokens", "update_fields_other"],
+)
+def test_a_balance_set_by_hand_is_refused_not_dropped(user, save):
+    user.tokens = 0
+
+    with pytest.raises(BalanceNotWritable):
+        save(user)
+
+    user.refresh_from_db()
+    assert user.tokens == 4000
+    assert_ledger_matches_balance(user)
+
+
+def test_a_new_user_cannot_start_with_a_balance_outside_the_ledger(db):
+    with pytest.raises(BalanceNotWritable):
+        User.objects.create(username="rich", tokens=10**6)
+
+    assert not User.objects.exists()
+
+
+def test_the_ledger_keeps_the_object_saveable(user):
+    tokens_adjust(user=user, amount=5, kind=TokenTransaction.Kind.ADMIN_ADJUSTMENT)
+    user.first_name = "Still saveable"
+
+    user.save()
+
+    user.refresh_from_db()
+    assert (user.first_name, user.tokens) == ("Still saveable", 4005)
 
 
 def test_the_admin_change_form_does_not_undo_charges_made_meanwhile(admin_client, user):

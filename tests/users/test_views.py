@@ -9,7 +9,6 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from conversations.models import TokenTransaction
 from tests.assertions import assert_ledger_matches_balance, error_codes
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from users.exceptions import (
@@ -19,7 +18,7 @@ from users.exceptions import (
     USERNAME_TAKEN,
     WRONG_PASSWORD,
 )
-from users.models import RevokedSession, User
+from users.models import RevokedSession, TokenTransaction, User
 from users.serializers import PASSWORD_MAX_CHARS, REGISTERED_MESSAGE, USERNAME_MAX_CHARS
 from users.tokens import SessionAccessToken, SessionRefreshToken
 

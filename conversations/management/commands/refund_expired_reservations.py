@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from conversations.services import reservations_refund_expired
+from conversations.services.reservations import reservations_refund_expired
 
 
 class Command(BaseCommand):

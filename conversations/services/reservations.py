@@ -1,0 +1,187 @@
+"""How a paid-for chat ends: the one place a reservation is settled.
+
+Every reservation ends in exactly one of three ways, whichever path it took
+(plain or streamed chat, the sweeper, a deleted conversation):
+
+- Completed: the reply is stored and the charge kept.
+- Abandoned: a streamed reply whose client left; what came is kept,
+  `incomplete`, and so is the charge.
+- Failed: the exchange is deleted and the charge refunded with a `refund`
+  ledger row (and the conversation too, if the chat had just started it).
+
+Each acts only on an exchange that is still pending, so exactly one of them
+settles a reservation, however requests, sweeper and deletions interleave.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from conversations.exceptions import ConversationNotFound, ProviderTimeout
+from conversations.models import Conversation, Exchange
+from conversations.providers import Message, Reply
+from users.ledger import ledger_record
+from users.models import TokenTransaction
+
+MODEL_NAME_MAX_CHARS = 255
+
+
+@dataclass(frozen=True)
+class ChatReservation:
+    """A paid-for, pending exchange and the messages the model is to be sent."""
+
+    exchange: Exchange
+    messages: list[Message]
+    # The balance just after the charge: what the chat's reply reports.
+    remaining_tokens: int
+    new_conversation: bool
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    exchange: Exchange
+    remaining_tokens: int
+    # The stored answer to an earlier request with the same Idempotency-Key.
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class Completed:
+    reply: Reply
+
+
+@dataclass(frozen=True)
+class Abandoned:
+    """The client left a streamed reply: `reply` holds what it was sent."""
+
+    reply: Reply
+
+
+@dataclass(frozen=True)
+class Failed:
+    reason: str
+
+    @classmethod
+    def of(cls, error: BaseException) -> "Failed":
+        return cls(str(getattr(error, "default_code", type(error).__name__)))
+
+
+Outcome = Completed | Abandoned | Failed
+
+
+class ClaimStore(Protocol):
+    """What must commit together with a stored reply (an idempotency claim)."""
+
+    def store(self, result: ChatResult) -> None: ...
+
+
+def chat_settle(
+    *, reservation: ChatReservation, outcome: Outcome, claim: ClaimStore | None = None
+) -> ChatResult:
+    """End a reservation with its outcome; the ChatResult of a kept reply.
+
+    A Failed outcome is refunded and its result says nothing new. A reply
+    that cannot be stored is refunded and the error raised. If someone else
+    settled the reservation first (the sweeper, which refunds), nothing is
+    stored: ProviderTimeout, or ConversationNotFound if the chat's
+    conversation has been deleted since. `claim` is stored in the same
+    transaction as the reply, or the reply is not stored.
+    """
+    exchange = reservation.exchange
+    result = ChatResult(exchange=exchange, remaining_tokens=reservation.remaining_tokens)
+    if isinstance(outcome, Failed):
+        reservation_refund(exchange=exchange, reason=outcome.reason)
+        return result
+    try:
+        fields = _reply_fields(outcome)
+        with transaction.atomic():
+            pending = Exchange.objects.filter(pk=exchange.pk, status=Exchange.Status.PENDING)
+            if not pending.update(**fields):
+                raise _ReservationLost
+            for name, value in fields.items():
+                setattr(exchange, name, value)
+            if claim is not None:
+                claim.store(result)
+    except _ReservationLost:
+        # The refund took a conversation this chat started with it.
+        gone = not Conversation.objects.filter(pk=exchange.conversation_id).exists()
+        if gone and not reservation.new_conversation:
+            raise ConversationNotFound from None
+        raise ProviderTimeout from None
+    except BaseException as error:
+        reservation_refund(exchange=exchange, reason=Failed.of(error).reason)
+        raise
+    return result
+
+
+def reservation_refund(*, exchange: Exchange, reason: str) -> bool:
+    """Give a pending exchange's tokens back and delete it, with its conversation
+    if that is left empty. False (and nothing done) if it was already settled."""
+    with transaction.atomic():
+        # The conversation's row lock, as in chat_reserve: a chat being added
+        # to it either finishes first (and keeps it alive) or finds it gone.
+        Conversation.objects.select_for_update().filter(pk=exchange.conversation_id).exists()
+        pending = Exchange.objects.select_for_update().filter(
+            pk=exchange.pk, status=Exchange.Status.PENDING
+        )
+        if not pending.exists():
+            return False
+        pending.delete()
+        ledger_record(
+            user_id=exchange.user_id,
+            amount=exchange.tokens_charged,
+            kind=TokenTransaction.Kind.REFUND,
+            note=reason,
+        )
+        if not Exchange.objects.filter(conversation_id=exchange.conversation_id).exists():
+            Conversation.objects.filter(pk=exchange.conversation_id).delete()
+    return True
+
+
+def reservations_refund_expired() -> int:
+    """Refund the reservations of requests that died before settling them.
+
+    A reservation older than CHAT_RESERVATION_EXPIRY_SECONDS has outlived the
+    longest a reply may take; returns how many were refunded.
+    """
+    expired = Exchange.objects.filter(
+        status=Exchange.Status.PENDING, created_at__lt=reservation_cutoff()
+    )
+    return sum(
+        reservation_refund(exchange=exchange, reason="reservation expired")
+        for exchange in expired.only(*REFUND_FIELDS)
+    )
+
+
+def reservation_cutoff() -> datetime:
+    """Reservations made before this belong to requests that died."""
+    return timezone.now() - timedelta(seconds=settings.CHAT_RESERVATION_EXPIRY_SECONDS)
+
+
+# What reservation_refund reads of an exchange.
+REFUND_FIELDS = ("id", "user_id", "conversation_id", "tokens_charged")
+
+
+class _ReservationLost(Exception):
+    pass
+
+
+def _reply_fields(outcome: Completed | Abandoned) -> dict[str, object]:
+    reply = outcome.reply
+    complete = isinstance(outcome, Completed)
+    return {
+        "status": Exchange.Status.COMPLETE if complete else Exchange.Status.INCOMPLETE,
+        "response": reply.text,
+        "model": reply.model[:MODEL_NAME_MAX_CHARS],
+        "prompt_tokens": _count(reply.prompt_tokens),
+        "completion_tokens": _count(reply.completion_tokens),
+    }
+
+
+def _count(value: int | None) -> int | None:
+    # A provider's own count, kept only if it fits the column.
+    return value if value is not None and 0 <= value < 2**31 else None
