@@ -1,0 +1,107 @@
+"""The Django core: secrets and hosts, apps, middleware, templates, language
+and time, static files, logging."""
+
+from config.settings.environment import BASE_DIR, DEBUG, env, refuse_to_start
+
+_DEV_SECRET_KEY = "django-insecure-development-only-never-use-in-production"  # noqa: S105
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        refuse_to_start("set SECRET_KEY (or DEBUG=1 for local development).")
+    SECRET_KEY = _DEV_SECRET_KEY
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
+if not ALLOWED_HOSTS:
+    if not DEBUG:
+        refuse_to_start("set ALLOWED_HOSTS (or DEBUG=1 for local development).")
+    ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "drf_standardized_errors",
+    "api",
+    "users",
+    "conversations",
+]
+
+MIDDLEWARE = [
+    # Outermost: every response gets the security headers, CORS preflights
+    # answered by the next one included.
+    "django.middleware.security.SecurityMiddleware",
+    # Before anything that answers on its own (WhiteNoise, CommonMiddleware),
+    # so those answers carry CORS headers too.
+    "corsheaders.middleware.CorsMiddleware",
+    # Serves the admin's, Swagger UI's and ReDoc's files from this process,
+    # so the docs work offline and behind any server.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+# The admin's flash messages live in its session; the default cookie storage
+# builds a signer on every request, API requests included.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+AUTH_USER_MODEL = "users.User"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Internationalisation and time ------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files -----------------------------------------------------------
+
+STATIC_URL = "static/"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed names, compressed copies: browsers may cache them for ever.
+    # Needs `manage.py collectstatic` before serving with DEBUG off.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- Logging ----------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # The OpenAI SDK's HTTP client logs every request it makes at INFO: a
+    # second access log, one line per chat.
+    "loggers": {"httpx2": {"level": "WARNING"}},
+}

@@ -1,0 +1,53 @@
+"""The database and its connections, and the cache."""
+
+from config.settings.environment import BASE_DIR, env
+
+# --- Database ---------------------------------------------------------------
+
+# An empty DATABASE_URL counts as unset: the SQLite file.
+DATABASE_URL = env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+# The health check replaces a connection the database has dropped.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=True)
+# PostgreSQL: a pool per server process. A server holds hundreds of threads
+# (each waiting seconds on the AI); a connection each would exhaust the
+# database's max_connections, so threads borrow one for their queries and give
+# it back while the model is thinking. DATABASE_POOL_MAX_SIZE=0 turns the pool
+# off for persistent connections, one per thread, kept DATABASE_CONN_MAX_AGE.
+DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=10)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_MAX_SIZE:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL_MAX_SIZE,
+        "timeout": env.int("DATABASE_POOL_TIMEOUT_SECONDS", default=30),
+    }
+else:
+    # Persistent connections (one per server thread) save a connect per request.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Concurrent writers wait for each other instead of failing with
+    # "database is locked": WAL lets readers run beside the writer, and
+    # BEGIN IMMEDIATE takes the write lock up front, so the busy timeout
+    # applies (a deferred transaction that upgrades to a write cannot wait).
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env.int("SQLITE_BUSY_TIMEOUT_SECONDS", default=20),
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache ------------------------------------------------------------------
+
+# Redis when several server processes must share one cache; otherwise each
+# process keeps its own in memory.
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -1,0 +1,59 @@
+"""The product: what an account is given and a message costs, the AI that
+answers, and how long retries and reservations are remembered.
+docs/billing.md and docs/streaming.md say how these fit together."""
+
+import math
+
+from config.settings.environment import env, refuse_to_start
+
+# --- Tokens -----------------------------------------------------------------
+
+SIGNUP_TOKENS = env.int("SIGNUP_TOKENS", default=4000)
+CHAT_MESSAGE_COST = env.int("CHAT_MESSAGE_COST", default=100)
+MAX_MESSAGE_CHARS = env.int("MAX_MESSAGE_CHARS", default=4000)
+for _name, _minimum in (("SIGNUP_TOKENS", 0), ("CHAT_MESSAGE_COST", 1), ("MAX_MESSAGE_CHARS", 1)):
+    if globals()[_name] < _minimum:
+        refuse_to_start(f"{_name} must be at least {_minimum}.")
+
+# --- The AI ----------------------------------------------------------------
+
+# "echo" (answers at once, no network) or "openai": any server that speaks the
+# OpenAI Chat Completions API, at AI_BASE_URL (OpenAI itself when empty).
+AI_PROVIDER = env.str("AI_PROVIDER", default="echo")
+AI_BASE_URL = env.str("AI_BASE_URL", default="") or None
+AI_API_KEY = env.str("AI_API_KEY", default="")
+AI_MODEL = env.str("AI_MODEL", default="")
+# The longest wait for the model's server (connecting, each read), and for a
+# whole streamed reply; a slower one is refunded.
+AI_TIMEOUT_SECONDS = env.float("AI_TIMEOUT_SECONDS", default=60.0)
+AI_MAX_OUTPUT_TOKENS = env.int("AI_MAX_OUTPUT_TOKENS", default=1024)
+AI_SYSTEM_PROMPT = env.str("AI_SYSTEM_PROMPT", default="You are a helpful assistant.")
+# The model sees this many earlier exchanges of the conversation, so a
+# request costs the same however long the conversation grows.
+AI_CONTEXT_EXCHANGES = env.int("AI_CONTEXT_EXCHANGES", default=10)
+if AI_PROVIDER == "openai" and not (AI_API_KEY and AI_MODEL):
+    refuse_to_start("AI_PROVIDER=openai needs AI_API_KEY and AI_MODEL.")
+if AI_TIMEOUT_SECONDS <= 0:
+    refuse_to_start("AI_TIMEOUT_SECONDS must be more than 0.")
+for _name, _minimum in (("AI_MAX_OUTPUT_TOKENS", 1), ("AI_CONTEXT_EXCHANGES", 0)):
+    if globals()[_name] < _minimum:
+        refuse_to_start(f"{_name} must be at least {_minimum}.")
+# A charge whose reply has neither arrived nor failed this long after it was
+# reserved belongs to a request that died: `manage.py refund_expired_reservations`
+# refunds it. Twice the timeout: a streamed reply's deadline is checked as
+# pieces arrive, and a piece may come up to one timeout late. (If a live
+# request is swept all the same, its reply is not stored: refunded, never
+# charged twice.)
+CHAT_RESERVATION_EXPIRY_SECONDS = env.float(
+    "CHAT_RESERVATION_EXPIRY_SECONDS", default=2 * AI_TIMEOUT_SECONDS + 60
+)
+
+# --- Idempotent retries ------------------------------------------------------
+
+IDEMPOTENCY_KEY_TTL_SECONDS = env.int("IDEMPOTENCY_KEY_TTL_SECONDS", default=86400)
+# A key still "in progress" after this long belongs to a request that died or
+# outlived the AI's timeout: a retry may take it over (the first request's
+# charge is refunded).
+IDEMPOTENCY_LOCK_SECONDS = env.int(
+    "IDEMPOTENCY_LOCK_SECONDS", default=math.ceil(AI_TIMEOUT_SECONDS) + 30
+)
