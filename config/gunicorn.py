@@ -16,7 +16,7 @@ bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 # A chat waits seconds for the model, holding its thread: enough threads to
 # hold hundreds of chats at once (5 x 128 on 2 cores). A waiting thread costs
-# memory, not CPU; database connections are pooled (see settings.py).
+# memory, not CPU; database connections are pooled (config/settings/database.py).
 threads = int(os.environ.get("GUNICORN_THREADS", "128"))
 # gthread's default lets a worker accept 1,000 connections whatever its
 # threads. Kept-alive connections settle unevenly across the workers, and on

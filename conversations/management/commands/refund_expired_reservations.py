@@ -14,7 +14,7 @@ from conversations.services.reservations import reservations_refund_expired
 class Command(BaseCommand):
     help = (
         "Refund reservations older than CHAT_RESERVATION_EXPIRY_SECONDS "
-        "(AI_TIMEOUT_SECONDS + 60) whose reply never came."
+        "(2 x AI_TIMEOUT_SECONDS + 60 by default) whose reply never came."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
