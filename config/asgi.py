@@ -1,9 +1,70 @@
-"""ASGI entry point, for ASGI servers."""
+"""ASGI entry point: what `make serve` runs (gunicorn managing uvicorn workers).
+
+Two kinds of view share each worker process:
+
+- Views that are coroutines (the chat, which waits seconds on the model)
+  run on the event loop through Django's ASGI handler: a waiting chat holds
+  no thread, so a process holds thousands of them.
+- Every other view is synchronous: a few milliseconds of DRF and SQL. They
+  run through Django's WSGI handler on a fixed pool of SYNC_THREADS threads
+  (a2wsgi), which keep their database connections from one request to the
+  next. Through the ASGI handler each would cost a new thread and, on
+  SQLite, a new connection: five times slower (docs/performance.md).
+
+Which way a request goes is read from the URL's view, so a view made async
+moves over by itself. The lifespan protocol tells api.lifespan which loop
+is the server's, so clients on it keep their connections until shutdown.
+"""
 
 import os
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
+from a2wsgi import WSGIMiddleware
+from asgiref.sync import iscoroutinefunction
+from django.conf import settings
 from django.core.asgi import get_asgi_application
+from django.core.wsgi import get_wsgi_application
+from django.urls import Resolver404, resolve
+
+from api import lifespan
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-application = get_asgi_application()
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+asynchronous = get_asgi_application()
+synchronous = WSGIMiddleware(
+    get_wsgi_application(),  # type: ignore[arg-type]  # a response is an iterable of bytes
+    workers=settings.SYNC_THREADS,
+)
+
+
+def is_async_view(path: str) -> bool:
+    try:
+        return iscoroutinefunction(resolve(path).func)
+    except Resolver404:
+        return False
+
+
+async def application(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "lifespan":
+        await _lifespan(receive, send)
+    elif scope["type"] == "http" and not is_async_view(scope["path"]):
+        await synchronous(scope, receive, send)  # type: ignore[arg-type]
+    else:
+        await asynchronous(scope, receive, send)  # type: ignore[arg-type]
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            lifespan.serving()
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await lifespan.shutdown()
+            await send({"type": "lifespan.shutdown.complete"})
+            return

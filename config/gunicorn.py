@@ -1,34 +1,49 @@
-"""gunicorn settings for `make serve`, read from the environment.
+"""gunicorn settings for `make serve`: gunicorn manages the processes, uvicorn
+serves ASGI in each (config/asgi.py). Read from the environment:
 
-WEB_CONCURRENCY   worker processes (default: 2 per core + 1)
-GUNICORN_THREADS  threads per worker (default 128; more than 1 selects gthread)
-GUNICORN_WORKER_CONNECTIONS
-                  connections a worker holds at once (default: threads + a quarter)
-BIND              address to listen on (default 127.0.0.1:8000)
-ACCESS_LOG        "-" for stdout (the default), "" to turn it off
+WEB_CONCURRENCY  worker processes (default: 2 per core + 1)
+BIND             address to listen on (default 127.0.0.1:8000)
+ACCESS_LOG       "-" for stdout (the default), "" to turn it off
+AI_TIMEOUT_SECONDS
+                 the longest a chat may take (default 60): how long a stopping
+                 worker lets the chats in flight finish
+
+A WSGI server still works (config/wsgi.py), with the trade-offs in
+docs/deployment.md.
 """
 
+import math
 import multiprocessing
 import os
 
-wsgi_app = "config.wsgi:application"
+from uvicorn_worker import UvicornWorker
+
+# The longest a reply may take; a chat in flight at SIGTERM may finish.
+CHAT_SECONDS = float(os.environ.get("AI_TIMEOUT_SECONDS", "60"))
+
+
+class Worker(UvicornWorker):  # type: ignore[misc]  # untyped
+    """uvicorn with uvloop and httptools (measured fastest, docs/performance.md).
+
+    On SIGTERM it stops accepting, lets the requests in flight finish for up
+    to CHAT_SECONDS, then cancels what is left (a stream so cut keeps what
+    its client was sent, like any client that leaves) and exits.
+    """
+
+    CONFIG_KWARGS = {
+        "loop": "uvloop",
+        "http": "httptools",
+        "lifespan": "on",
+        "timeout_graceful_shutdown": CHAT_SECONDS,
+    }
+
+
+wsgi_app = "config.asgi:application"
+worker_class = "config.gunicorn.Worker"
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-# A chat waits seconds for the model, holding its thread: enough threads to
-# hold hundreds of chats at once (5 x 128 on 2 cores). A waiting thread costs
-# memory, not CPU; database connections are pooled (config/settings/database.py).
-threads = int(os.environ.get("GUNICORN_THREADS", "128"))
-# gthread's default lets a worker accept 1,000 connections whatever its
-# threads. Kept-alive connections settle unevenly across the workers, and on
-# a worker holding more than its threads, requests queue behind chats that
-# wait seconds for the model while other workers idle (measured at 500 chats
-# at once: one worker at 0.5 cores, the rest near 0.1, 0.4-0.8 cores idle).
-# Capped near its threads, a full worker stops accepting and the others take
-# the connections; the quarter above the threads keeps idle keep-alive
-# connections open.
-worker_connections = int(
-    os.environ.get("GUNICORN_WORKER_CONNECTIONS", threads + max(threads // 4, 1))
-)
+# gunicorn's own wait for a stopping worker: uvicorn's, and time to exit.
+graceful_timeout = math.ceil(CHAT_SECONDS) + 10
 # Keep-alive lets a load balancer or client reuse connections.
 keepalive = 5
 accesslog = os.environ.get("ACCESS_LOG", "-") or None

@@ -7,26 +7,46 @@
 
 Errors found before the reply starts (400, 402, 404) are ordinary JSON
 responses; once `start` is sent, the status is 200 and the outcome is the
-last event.
+last event. While the model is silent, a comment line (`: keep-alive`) goes
+out every STREAM_HEARTBEAT_SECONDS so that proxies do not cut the stream.
+
+A client that leaves is noticed by the server at once (the ASGI handler
+cancels the response): mid-reply, the charge is kept and the reply so far
+saved `incomplete` (services.chat.chat_stream); before the model was asked,
+the reservation is refunded here.
+
+Under a WSGI server Django buffers an async stream and sends it whole at the
+end (docs/streaming.md): serve with ASGI (`make serve`).
 """
 
+import asyncio
 import json
 import logging
-from collections.abc import Generator, Iterator
-from contextlib import closing
-from typing import Any
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from typing import Any, TypeVar
 
+from django.conf import settings
 from django.http import StreamingHttpResponse
 from rest_framework.exceptions import APIException
 from rest_framework.utils.encoders import JSONEncoder
 
 from conversations.serializers import ChatOutputSerializer
-from conversations.services.chat import chat_stream
-from conversations.services.reservations import ChatReservation, Failed, chat_settle
+from conversations.services.chat import chat_stream, settle_shielded
+from conversations.services.reservations import (
+    CLIENT_LEFT,
+    ChatReservation,
+    Failed,
+    chat_settle,
+)
 
 logger = logging.getLogger(__name__)
 
 MEDIA_TYPE = "text/event-stream"
+HEARTBEAT = b": keep-alive\n\n"
+
+T = TypeVar("T")
 
 
 def event_stream_response(reservation: ChatReservation) -> StreamingHttpResponse:
@@ -38,44 +58,61 @@ def event_stream_response(reservation: ChatReservation) -> StreamingHttpResponse
 
 
 class _EventStream:
-    """The events of one streamed chat, and what closing them early means.
+    """The events of one streamed chat, and what ending them early means.
 
-    The server closes the response when the stream ends or the client goes
-    away. A client that left mid-reply has been charged and its reply saved
-    as incomplete (services.chat.chat_stream); one that left before the model was
-    even asked (or whose response was never sent at all) leaves its
-    reservation pending, and is refunded here rather than by the sweeper.
+    Once they have begun, the events settle the reservation themselves,
+    whether they run out or the client leaves (the server cancels or closes
+    them). A response whose events never began (the client left before it
+    was sent) is refunded: when the server closes it (`close`), or, if the
+    server dropped it without closing it (an ASGI server cancelling the
+    request), when it is collected.
     """
 
     def __init__(self, reservation: ChatReservation) -> None:
         self._reservation = reservation
-        self._events = _events(reservation)
+        self._unsent = weakref.finalize(self, _refund_later, reservation)
 
-    def __iter__(self) -> Iterator[bytes]:
-        return self
+    def __aiter__(self) -> AsyncGenerator[bytes]:
+        return self._events()
 
-    def __next__(self) -> bytes:
-        return next(self._events)
+    async def _events(self) -> AsyncGenerator[bytes]:
+        self._unsent.detach()
+        async with aclosing(_events(self._reservation)) as events:
+            async for event in events:
+                yield event
 
     def close(self) -> None:
-        try:
-            self._events.close()
-        finally:
-            # A no-op for a reservation already settled (complete, incomplete
-            # or refunded).
-            chat_settle(reservation=self._reservation, outcome=Failed("client left"))
+        if self._unsent.detach() is not None:
+            chat_settle(reservation=self._reservation, outcome=Failed(CLIENT_LEFT))
 
 
-def _events(reservation: ChatReservation) -> Generator[bytes]:
+def _refund_later(reservation: ChatReservation) -> None:
+    # Collected on the server's event loop, where the database is not to be
+    # touched: the refund runs as a task of its own, kept until it is done.
+    task = asyncio.get_running_loop().create_task(
+        settle_shielded(reservation=reservation, outcome=Failed(CLIENT_LEFT))
+    )
+    _refunds.add(task)
+    task.add_done_callback(_refunds.discard)
+
+
+_refunds: set["asyncio.Task[Any]"] = set()
+
+
+async def _events(reservation: ChatReservation) -> AsyncGenerator[bytes]:
     exchange = reservation.exchange
-    yield _event("start", {"id": exchange.id, "conversation": exchange.conversation_id})
     try:
-        # closing(): when the client goes away, the server closes this
-        # generator, and the reply must be closed with it (which saves it
-        # as incomplete and hangs up on the provider).
-        with closing(chat_stream(reservation=reservation)) as stream:
-            for item in stream:
-                if isinstance(item, str):
+        yield _event("start", {"id": exchange.id, "conversation": exchange.conversation_id})
+    except BaseException:
+        # Closed or cancelled before the model was asked: nothing to keep.
+        await settle_shielded(reservation=reservation, outcome=Failed(CLIENT_LEFT))
+        raise
+    try:
+        async with aclosing(chat_stream(reservation=reservation)) as stream:
+            async for item in heartbeats(stream, every=settings.STREAM_HEARTBEAT_SECONDS):
+                if item is None:
+                    yield HEARTBEAT
+                elif isinstance(item, str):
                     yield _event("delta", {"text": item})
                 else:
                     yield _event("done", ChatOutputSerializer(item).data)
@@ -84,6 +121,43 @@ def _events(reservation: ChatReservation) -> Generator[bytes]:
     except Exception:
         logger.exception("A streamed chat failed")
         yield _event("error", _error_body(APIException()))
+
+
+async def heartbeats(items: AsyncIterator[T], *, every: float) -> AsyncGenerator[T | None]:
+    """`items`, with None whenever `every` seconds pass with no item.
+
+    The next item is awaited in a task of its own, so a heartbeat does not
+    interrupt it; closing or cancelling this closes `items` too (at once,
+    mid-wait included), so it can settle what it holds.
+    """
+    pending: asyncio.Task[T] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(items))
+            done, _ = await asyncio.wait({pending}, timeout=every)
+            if not done:
+                yield None
+                continue
+            try:
+                item = pending.result()
+            except StopAsyncIteration:
+                return
+            pending = None
+            yield item
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
+            await asyncio.gather(pending, return_exceptions=True)
+        elif hasattr(items, "aclose"):
+            await items.aclose()
+
+
+async def _prepend(first: bytes, rest: AsyncGenerator[bytes]) -> AsyncGenerator[bytes]:
+    async with aclosing(rest):
+        yield first
+        async for event in rest:
+            yield event
 
 
 def _event(name: str, data: Any) -> bytes:

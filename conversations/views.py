@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.asynchronous import AsyncAPIView
 from api.negotiation import EventStreamNegotiation
 from api.openapi import (
     ErrorResponse402Serializer,
@@ -34,7 +35,7 @@ from conversations.serializers import (
     ExchangeSerializer,
     TokenTransactionSerializer,
 )
-from conversations.services.chat import chat_reserve, chat_send
+from conversations.services.chat import chat_open, chat_send
 from conversations.services.conversations import conversation_delete
 from conversations.services.idempotency import (
     KEY_MAX_CHARS,
@@ -50,7 +51,7 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 @extend_validation_errors(["invalid"], field_name=IDEMPOTENCY_HEADER, methods=["post"])
-class ChatView(APIView):
+class ChatView(AsyncAPIView):
     """Send a message and get the AI's reply, for CHAT_MESSAGE_COST tokens.
 
     Without `conversation`, a new conversation starts, titled from the
@@ -112,7 +113,7 @@ class ChatView(APIView):
             504: ErrorResponse504Serializer,
         },
     )
-    def post(self, request: Request) -> HttpResponseBase:
+    async def post(self, request: Request) -> HttpResponseBase:
         key = request.headers.get(IDEMPOTENCY_HEADER)
         idempotency_key = (
             None if key is None else IdempotencyRequest(key, request_fingerprint(request.data))
@@ -127,8 +128,8 @@ class ChatView(APIView):
         if serializer.validated_data["stream"]:
             if idempotency_key is not None:
                 raise IdempotencyKeyWithStream
-            return streaming.event_stream_response(chat_reserve(**chat))
-        result = chat_send(**chat, idempotency_key=idempotency_key)
+            return streaming.event_stream_response(await chat_open(**chat))
+        result = await chat_send(**chat, idempotency_key=idempotency_key)
         headers = {REPLAYED_HEADER: "true"} if result.replayed else None
         return Response(
             ChatOutputSerializer(result).data, status=status.HTTP_201_CREATED, headers=headers

@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,8 @@ BOOT_TIMEOUT_SECONDS = 60
 class HTTPResult:
     status: int
     body: Any
-    headers: dict[str, str]
+    # Case-insensitive, as HTTP header names are (uvicorn sends them lower-case).
+    headers: Message
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class LiveServer:
     url: str
     # The server's own database, for checks after the fact.
     database_url: str = ""
+    # gunicorn's master process.
+    pid: int = 0
 
     def request(
         self,
@@ -58,9 +62,9 @@ class LiveServer:
         try:
             with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
                 body = _json_or_none(response.read())
-                return HTTPResult(response.status, body, dict(response.headers))
+                return HTTPResult(response.status, body, response.headers)
         except urllib.error.HTTPError as error:
-            return HTTPResult(error.code, _json_or_none(error.read()), dict(error.headers))
+            return HTTPResult(error.code, _json_or_none(error.read()), error.headers)
 
     def login(self, username: str, password: str) -> str:
         self.request("POST", "/api/v1/auth/register/", {"username": username, "password": password})
@@ -195,7 +199,7 @@ def _serve(
         port=port,
         static_root=tmp_path / "static",
         WEB_CONCURRENCY=str(workers),
-        GUNICORN_THREADS=str(threads),
+        SYNC_THREADS=str(threads),
         ACCESS_LOG="",
         **env,
     )
@@ -217,13 +221,13 @@ def _serve(
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    server = LiveServer(url=f"http://127.0.0.1:{port}", database_url=database_url)
+    server = LiveServer(url=f"http://127.0.0.1:{port}", database_url=database_url, pid=process.pid)
     try:
         wait_until_healthy(server, process)
         yield server
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        process.wait(timeout=90)
         log.close()
 
 

@@ -59,6 +59,12 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+# Under the ASGI server (config/asgi.py), the threads of each worker process
+# that run the synchronous views; each keeps its database connection.
+SYNC_THREADS = env.int("SYNC_THREADS", default=16)
+if SYNC_THREADS < 1:
+    refuse_to_start("SYNC_THREADS must be at least 1.")
 AUTH_USER_MODEL = "users.User"
 
 TEMPLATES = [

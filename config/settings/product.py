@@ -31,6 +31,11 @@ AI_SYSTEM_PROMPT = env.str("AI_SYSTEM_PROMPT", default="You are a helpful assist
 # The model sees this many earlier exchanges of the conversation, so a
 # request costs the same however long the conversation grows.
 AI_CONTEXT_EXCHANGES = env.int("AI_CONTEXT_EXCHANGES", default=10)
+# While the model is silent, a streamed reply sends a comment this often, so
+# that proxies and load balancers do not cut the connection as idle.
+STREAM_HEARTBEAT_SECONDS = env.float("STREAM_HEARTBEAT_SECONDS", default=15.0)
+if STREAM_HEARTBEAT_SECONDS <= 0:
+    refuse_to_start("STREAM_HEARTBEAT_SECONDS must be more than 0.")
 if AI_PROVIDER == "openai" and not (AI_API_KEY and AI_MODEL):
     refuse_to_start("AI_PROVIDER=openai needs AI_API_KEY and AI_MODEL.")
 if AI_TIMEOUT_SECONDS <= 0:

@@ -1,6 +1,6 @@
 """The interface every AI provider implements, and what passes through it."""
 
-from collections.abc import Generator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal, Protocol
 
@@ -26,7 +26,8 @@ class Reply:
 class ChatProvider(Protocol):
     """Where replies come from.
 
-    Both methods raise ProviderError when the model's server fails and
+    Both methods are async: a chat waits on the model without holding a
+    thread. They raise ProviderError when the model's server fails and
     ProviderTimeout when it takes longer than AI_TIMEOUT_SECONDS.
     """
 
@@ -36,10 +37,10 @@ class ChatProvider(Protocol):
     # The model asked for; a Reply names the one that answered.
     model: str
 
-    def reply(self, *, messages: Sequence[Message]) -> Reply:
+    async def reply(self, *, messages: Sequence[Message]) -> Reply:
         """The reply to the last message, given the ones before it."""
         ...
 
-    def stream(self, *, messages: Sequence[Message]) -> Generator[str | Reply]:
+    def stream(self, *, messages: Sequence[Message]) -> AsyncGenerator[str | Reply]:
         """The reply in pieces of text as the model writes them, then the whole Reply."""
         ...

@@ -1,6 +1,6 @@
 """The default provider: deterministic, instant, no network."""
 
-from collections.abc import Generator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import ClassVar
 
 from conversations.providers.base import Message, Reply
@@ -11,7 +11,18 @@ class EchoProvider:
     remote: ClassVar[bool] = False
     model = "echo"
 
-    def reply(self, *, messages: Sequence[Message]) -> Reply:
+    async def reply(self, *, messages: Sequence[Message]) -> Reply:
+        return self._reply(messages)
+
+    async def stream(self, *, messages: Sequence[Message]) -> AsyncGenerator[str | Reply]:
+        reply = self._reply(messages)
+        first, *rest = reply.text.split(" ")
+        yield first
+        for word in rest:
+            yield f" {word}"
+        yield reply
+
+    def _reply(self, messages: Sequence[Message]) -> Reply:
         text = f"AI response to: {messages[-1].content}"
         # Word counts stand in for a model's token counts.
         return Reply(
@@ -20,11 +31,3 @@ class EchoProvider:
             prompt_tokens=sum(len(message.content.split()) for message in messages),
             completion_tokens=len(text.split()),
         )
-
-    def stream(self, *, messages: Sequence[Message]) -> Generator[str | Reply]:
-        reply = self.reply(messages=messages)
-        first, *rest = reply.text.split(" ")
-        yield first
-        for word in rest:
-            yield f" {word}"
-        yield reply

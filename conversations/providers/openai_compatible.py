@@ -4,15 +4,19 @@ OpenAI itself, Azure-style gateways, Ollama, vLLM, llama.cpp's server, LM
 Studio, OpenRouter: AI_BASE_URL says where, AI_API_KEY and AI_MODEL what.
 """
 
+import asyncio
 import time
-from collections.abc import Generator, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, ClassVar
+from weakref import WeakKeyDictionary
 
+import httpx2
 import openai
 from django.conf import settings
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
+from api import lifespan
 from conversations.exceptions import ProviderError, ProviderTimeout
 from conversations.providers.base import Message, Reply
 
@@ -24,18 +28,55 @@ class OpenAIProvider:
     def __init__(self) -> None:
         self.model = settings.AI_MODEL
         self.timeout = settings.AI_TIMEOUT_SECONDS
+        # The server's loop keeps one client, and its connections, for its
+        # life; see `session`.
+        self._clients: WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpenAI] = (
+            WeakKeyDictionary()
+        )
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[openai.AsyncOpenAI]:
+        """A client for the running event loop.
+
+        Connections belong to the loop that opened them. The server's loop
+        (api.lifespan) keeps one client for its whole life; any
+        other loop (a test's, or a WSGI server's one loop per request) gets a
+        client of its own, closed after the call.
+        """
+        loop = asyncio.get_running_loop()
+        if lifespan.is_serving(loop):
+            if loop not in self._clients:
+                self._clients[loop] = self._new_client()
+                lifespan.on_shutdown(loop, self._clients[loop].close)
+            yield self._clients[loop]
+            return
+        client = self._new_client()
+        try:
+            yield client
+        finally:
+            await client.close()
+
+    def _new_client(self) -> openai.AsyncOpenAI:
         # No retries: the charge is refunded and the client may retry; a
         # retry here would double the wait.
-        self.client = openai.OpenAI(
+        return openai.AsyncOpenAI(
             base_url=settings.AI_BASE_URL,
             api_key=settings.AI_API_KEY,
             timeout=self.timeout,
             max_retries=0,
+            # aiohttp, not httpx: httpx's pool scans every connection on each
+            # request and close, which dominates a process holding thousands
+            # of streams (docs/performance.md). Each chat holds one connection
+            # for its reply, so no cap (aiohttp's 0).
+            http_client=openai.DefaultAioHttpClient(
+                timeout=self.timeout, limits=httpx2.Limits(max_connections=0)
+            ),
         )
 
-    def reply(self, *, messages: Sequence[Message]) -> Reply:
+    async def reply(self, *, messages: Sequence[Message]) -> Reply:
         with _provider_errors():
-            completion = self._create(messages, stream=False)
+            async with self.session() as client:
+                completion = await self._create(client, messages, stream=False)
             text = completion.choices[0].message.content if completion.choices else None
             if not isinstance(text, str):
                 raise ProviderError
@@ -47,27 +88,28 @@ class OpenAIProvider:
                 completion_tokens=_count(usage and usage.completion_tokens),
             )
 
-    def stream(self, *, messages: Sequence[Message]) -> Generator[str | Reply]:
+    async def stream(self, *, messages: Sequence[Message]) -> AsyncGenerator[str | Reply]:
         # The SDK's timeout bounds each wait for the server; this bounds the
         # whole reply, checked as each piece arrives.
         deadline = time.monotonic() + self.timeout
         pieces: list[str] = []
         model, usage, finished = self.model, None, False
         with _provider_errors():
-            stream = self._create(messages, stream=True)
-            with stream:
-                for chunk in stream:
-                    if time.monotonic() > deadline:
-                        raise ProviderTimeout
-                    model = self._model_of(chunk, default=model)
-                    usage = chunk.usage or usage
-                    for choice in chunk.choices or ():
-                        finished = finished or choice.finish_reason is not None
-                        piece = choice.delta.content if choice.delta else None
-                        if piece and isinstance(piece, str):
-                            piece = _clean(piece)
-                            pieces.append(piece)
-                            yield piece
+            async with self.session() as client:
+                stream = await self._create(client, messages, stream=True)
+                async with stream:
+                    async for chunk in stream:
+                        if time.monotonic() > deadline:
+                            raise ProviderTimeout
+                        model = self._model_of(chunk, default=model)
+                        usage = chunk.usage or usage
+                        for choice in chunk.choices or ():
+                            finished = finished or choice.finish_reason is not None
+                            piece = choice.delta.content if choice.delta else None
+                            if piece and isinstance(piece, str):
+                                piece = _clean(piece)
+                                pieces.append(piece)
+                                yield piece
             if not finished:
                 # The server closed the stream cleanly but never said the reply was over.
                 raise ProviderError
@@ -82,7 +124,9 @@ class OpenAIProvider:
         model = getattr(answer, "model", None)
         return _clean(model) if isinstance(model, str) and model else (default or self.model)
 
-    def _create(self, messages: Sequence[Message], *, stream: bool) -> Any:
+    async def _create(
+        self, client: openai.AsyncOpenAI, messages: Sequence[Message], *, stream: bool
+    ) -> Any:
         """What `client.chat.completions.create` sends, without its parameter transform.
 
         `create` first walks every message through the SDK's typed-dict
@@ -100,12 +144,12 @@ class OpenAIProvider:
         }
         if stream:
             body |= {"stream": True, "stream_options": {"include_usage": True}}
-        return self.client.post(
+        return await client.post(
             "/chat/completions",
             body=body,
             cast_to=ChatCompletion,
             stream=stream,
-            stream_cls=openai.Stream[ChatCompletionChunk],
+            stream_cls=openai.AsyncStream[ChatCompletionChunk],
         )
 
 
@@ -122,9 +166,23 @@ def _provider_errors() -> Iterator[None]:
     except (ProviderError, ProviderTimeout):
         raise
     except openai.APITimeoutError as error:
+        if _refused(error):
+            raise ProviderError from error
         raise ProviderTimeout from error
     except Exception as error:
         raise ProviderError from error
+
+
+def _refused(error: BaseException) -> bool:
+    """A connection refused or reset, which the SDK's aiohttp transport reports
+    as a connect timeout (its exception map takes aiohttp's ClientConnectorError
+    for its parent, ClientConnectionError): the server is down, not slow."""
+    cause = error.__cause__
+    while cause is not None:
+        if isinstance(cause, ConnectionError):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 def _clean(text: str) -> str:

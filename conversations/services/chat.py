@@ -5,17 +5,21 @@ so no database transaction stays open while a model thinks:
 
 1. `chat_reserve` debits the cost (402 when the balance is short) and writes
    the exchange, `pending`, with its ledger row, in one transaction.
-2. The provider is called outside any transaction.
+2. The provider is awaited outside any transaction, holding no thread: the
+   chat is async, and only its short database steps run in a thread.
 3. `reservations.chat_settle` ends the reservation, for the plain and the
    streamed chat alike: the reply stored, the partial reply of a client who
    left kept, or the charge refunded.
 """
 
+import asyncio
 import logging
 import uuid
-from collections.abc import Generator
-from contextlib import closing
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+from typing import Any, TypeVar
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 
@@ -27,6 +31,7 @@ from conversations.providers import Message, Reply, get_provider
 from conversations.services import idempotency
 from conversations.services.conversations import conversation_touch
 from conversations.services.reservations import (
+    CLIENT_LEFT,
     Abandoned,
     ChatReservation,
     ChatResult,
@@ -41,8 +46,10 @@ logger = logging.getLogger(__name__)
 
 TITLE_MAX_CHARS = 60
 
+T = TypeVar("T")
 
-def chat_send(
+
+async def chat_send(
     *,
     user: User,
     message: str,
@@ -61,30 +68,33 @@ def chat_send(
     stored answer, by the request that still holds the key.
     """
     if idempotency_key is None:
-        return _chat_run(user=user, message=message, conversation_id=conversation_id)
-    claim = idempotency.idempotency_claim(user=user, request=idempotency_key)
+        return await _chat_run(user=user, message=message, conversation_id=conversation_id)
+    claim = await sync_to_async(idempotency.idempotency_claim)(user=user, request=idempotency_key)
     if isinstance(claim, ChatResult):
         return claim
     try:
-        return _chat_run(user=user, message=message, conversation_id=conversation_id, claim=claim)
+        return await _chat_run(
+            user=user, message=message, conversation_id=conversation_id, claim=claim
+        )
     except BaseException:
-        idempotency.idempotency_release(claim=claim)
+        await _shielded(idempotency.idempotency_release, claim=claim)
         raise
 
 
-def chat_stream(*, reservation: ChatReservation) -> Generator[str | ChatResult]:
+async def chat_stream(*, reservation: ChatReservation) -> AsyncGenerator[str | ChatResult]:
     """The reply in pieces as the model writes them, then the ChatResult.
 
     A provider failure is refunded before it is raised. A consumer that stops
-    early (the client went away) keeps the charge: the reply so far is
-    saved, `incomplete`.
+    early (the client went away: the generator is closed or cancelled) after
+    a piece of the reply keeps the charge, and the reply so far is saved,
+    `incomplete`; before the first piece, it is refunded.
     """
     pieces: list[str] = []
     reply: Reply | None = None
     provider = get_provider()
     try:
-        with closing(provider.stream(messages=reservation.messages)) as stream:
-            for item in stream:
+        async with aclosing(provider.stream(messages=reservation.messages)) as stream:
+            async for item in stream:
                 if isinstance(item, Reply):
                     reply = item
                     break
@@ -92,19 +102,21 @@ def chat_stream(*, reservation: ChatReservation) -> Generator[str | ChatResult]:
                 yield item
         if reply is None:
             raise ProviderError
-    except GeneratorExit:
+    except (GeneratorExit, asyncio.CancelledError):
+        # The client left. It pays for what it was sent, if anything.
         partial = Reply(text="".join(pieces), model=provider.model)
+        outcome = Abandoned(partial) if pieces else Failed(CLIENT_LEFT)
         try:
-            chat_settle(reservation=reservation, outcome=Abandoned(partial))
+            await _shielded(chat_settle, reservation=reservation, outcome=outcome)
         except Exception:
             # Refunded by chat_settle, or settled by someone else; the
             # client has gone, so there is no one else to tell.
             logger.exception("Could not keep the reply of a client that left")
         raise
     except BaseException as error:
-        chat_settle(reservation=reservation, outcome=Failed.of(error))
+        await _shielded(chat_settle, reservation=reservation, outcome=Failed.of(error))
         raise
-    yield chat_settle(reservation=reservation, outcome=Completed(reply))
+    yield await sync_to_async(chat_settle)(reservation=reservation, outcome=Completed(reply))
 
 
 def chat_reserve(
@@ -145,20 +157,62 @@ def chat_reserve(
     )
 
 
-def _chat_run(
+async def chat_open(
+    *, user: User, message: str, conversation_id: uuid.UUID | None = None
+) -> ChatReservation:
+    """chat_reserve, from async code. If the caller is cancelled meanwhile (the
+    client left), the reservation it made is refunded before that goes on."""
+    step = asyncio.ensure_future(
+        sync_to_async(chat_reserve)(user=user, message=message, conversation_id=conversation_id)
+    )
+    try:
+        return await asyncio.shield(step)
+    except asyncio.CancelledError:
+        if not await _failed(step):
+            await settle_shielded(reservation=step.result(), outcome=Failed(CLIENT_LEFT))
+        raise
+
+
+async def _failed(step: "asyncio.Future[Any]") -> bool:
+    try:
+        await step
+    except Exception:
+        return True
+    return False
+
+
+async def _chat_run(
     *,
     user: User,
     message: str,
     conversation_id: uuid.UUID | None,
     claim: idempotency.IdempotencyClaim | None = None,
 ) -> ChatResult:
-    reservation = chat_reserve(user=user, message=message, conversation_id=conversation_id)
+    reservation = await chat_open(user=user, message=message, conversation_id=conversation_id)
     try:
-        reply = get_provider().reply(messages=reservation.messages)
+        reply = await get_provider().reply(messages=reservation.messages)
     except BaseException as error:
-        chat_settle(reservation=reservation, outcome=Failed.of(error))
+        await _shielded(chat_settle, reservation=reservation, outcome=Failed.of(error))
         raise
-    return chat_settle(reservation=reservation, outcome=Completed(reply), claim=claim)
+    return await sync_to_async(chat_settle)(
+        reservation=reservation, outcome=Completed(reply), claim=claim
+    )
+
+
+async def settle_shielded(**kwargs: Any) -> ChatResult:
+    """chat_settle, run to its end even if the request is being cancelled."""
+    return await _shielded(chat_settle, **kwargs)
+
+
+async def _shielded(function: Callable[..., T], /, **kwargs: Any) -> T:
+    """Run a database step to its end even if the request is being cancelled
+    (the client left): a reservation must not be left half-settled."""
+    step = asyncio.ensure_future(sync_to_async(function)(**kwargs))
+    try:
+        return await asyncio.shield(step)
+    except asyncio.CancelledError:
+        await step
+        raise
 
 
 def _messages(history: list[Exchange], message: str) -> list[Message]:

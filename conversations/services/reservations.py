@@ -13,6 +13,7 @@ Each acts only on an exchange that is still pending, so exactly one of them
 settles a reservation, however requests, sweeper and deletions interleave.
 """
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -28,6 +29,8 @@ from users.ledger import ledger_record
 from users.models import TokenTransaction
 
 MODEL_NAME_MAX_CHARS = 255
+# The refund's note when the client went away before the model was asked.
+CLIENT_LEFT = "client left"
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class Failed:
 
     @classmethod
     def of(cls, error: BaseException) -> "Failed":
+        if isinstance(error, asyncio.CancelledError):
+            return cls(CLIENT_LEFT)
         return cls(str(getattr(error, "default_code", type(error).__name__)))
 
 

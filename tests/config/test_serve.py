@@ -1,16 +1,28 @@
-"""`make serve`'s gunicorn configuration: its logs, and how many connections a worker holds."""
+"""`make serve`'s server: its logs, where requests go, and graceful shutdown."""
 
+import json
+import os
+import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from http.client import HTTPConnection
 from urllib.parse import urlsplit
 
+import pytest
+from django.urls import reverse
+
+from config.asgi import is_async_view
+from tests.factories import DEFAULT_PASSWORD
+from tests.fake_openai import FakeOpenAI
 from tests.server import (
     ROOT,
     LiveServer,
     free_port,
     live_server,
+    manage,
     server_env,
     wait_until_healthy,
 )
@@ -44,30 +56,74 @@ def test_the_server_logs_to_stdout(tmp_path):
     assert stderr.strip() == ""
 
 
-def _connection_header(client: HTTPConnection) -> str | None:
-    client.request("GET", "/healthz/")
-    response = client.getresponse()
-    response.read()
-    assert response.status == 200
-    return response.getheader("Connection")
+def test_coroutine_views_go_to_the_asgi_handler_and_the_rest_to_the_thread_pool():
+    assert is_async_view(reverse("chat"))
+    assert not is_async_view(reverse("balance"))
+    assert not is_async_view("/healthz/")
+    assert not is_async_view("/no/such/page/")
 
 
-def test_a_worker_keeps_idle_connections_open_only_up_to_a_quarter_of_its_threads(tmp_path):
-    # One worker, 4 threads: it holds 5 connections at once, 1 of them idle.
-    # With gunicorn's own default (1,000) a worker keeps every client's
-    # connection, and a worker that collected more than its threads queues
-    # their requests behind slow chats while other workers idle; capped, a
-    # client past the limit is told to reconnect, and any worker with room
-    # accepts it.
-    with live_server(tmp_path, workers=1, threads=4) as server:
-        url = urlsplit(server.url)
-        first = HTTPConnection(url.hostname or "", url.port, timeout=10)
-        second = HTTPConnection(url.hostname or "", url.port, timeout=10)
-        try:
-            assert _connection_header(first) != "close"
-            time.sleep(0.5)  # the worker files the first as idle
-            assert _connection_header(second) == "close"
-            assert _connection_header(first) != "close"  # still open
-        finally:
-            first.close()
-            second.close()
+def test_sigterm_lets_a_chat_in_flight_finish_billed_once_and_refuses_new_ones(tmp_path):
+    provider = FakeOpenAI().start_in_thread()
+    provider.behaviour.chunk_delay = 1.0  # "You said: one two three": 5 pieces, 5 s
+    env = {
+        "AI_PROVIDER": "openai",
+        "AI_BASE_URL": provider.base_url,
+        "AI_API_KEY": "x",
+        "AI_MODEL": "m",
+        "AI_TIMEOUT_SECONDS": "30",
+    }
+    try:
+        with live_server(tmp_path, workers=1, env=env) as server:
+            token = server.login("deployed", DEFAULT_PASSWORD)
+            events: list[str] = []
+            chat = threading.Thread(target=lambda: events.extend(stream(server, token)))
+            chat.start()
+            time.sleep(1)
+
+            os.kill(server.pid, signal.SIGTERM)
+            time.sleep(0.5)
+
+            host, port = urlsplit(server.url).hostname, urlsplit(server.url).port
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection((host, port), timeout=2).close()
+            chat.join(timeout=30)
+            assert events[0].startswith("event: start")
+            assert events[-1].startswith("event: done")
+            assert '"response": "You said: one two three"' in events[-1]
+            billing = manage(
+                "shell", "-c", BILLING, env={"DATABASE_URL": server.database_url, "DEBUG": "1"}
+            )
+            assert json.loads(billing.stdout.splitlines()[-1]) == {
+                "charges": 1,
+                "refunds": 0,
+                "exchanges": ["complete"],
+                "tokens": 3900,
+            }
+    finally:
+        provider.stop()
+
+
+BILLING = """
+import json
+from conversations.models import Exchange
+from users.models import TokenTransaction, User
+user = User.objects.get(username="deployed")
+print(json.dumps({
+    "charges": TokenTransaction.objects.filter(user=user, kind="chat_charge").count(),
+    "refunds": TokenTransaction.objects.filter(user=user, kind="refund").count(),
+    "exchanges": [e.status for e in Exchange.objects.filter(user=user)],
+    "tokens": user.tokens,
+}))
+"""
+
+
+def stream(server: LiveServer, token: str) -> list[str]:
+    """The events of one streamed chat, read to the end."""
+    url = urlsplit(server.url)
+    connection = HTTPConnection(url.hostname or "", url.port, timeout=30)
+    body = json.dumps({"message": "one two three", "stream": True})
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    connection.request("POST", "/api/v1/chat/", body, headers)
+    text = connection.getresponse().read().decode()
+    return [event for event in text.split("\n\n") if event.startswith("event:")]

@@ -16,10 +16,10 @@ from conversations.exceptions import (
 from conversations.models import Exchange, IdempotencyKey
 from conversations.services import chat as chat_service
 from conversations.services import idempotency
-from conversations.services.chat import chat_send
 from conversations.services.idempotency import IdempotencyRequest, request_fingerprint
 from tests.assertions import assert_ledger_matches_balance, error_codes
 from tests.factories import UserFactory
+from tests.sync import chat_send
 from users.ledger import tokens_adjust
 from users.models import TokenTransaction
 

@@ -3,11 +3,13 @@
 import json
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.core.exceptions import ImproperlyConfigured
 
 from conversations.exceptions import ProviderError, ProviderTimeout
 from conversations.providers import Message, Reply, get_provider
 from tests.fake_openai import SERVED_MODEL
+from tests.sync import provider_reply, provider_stream
 
 MESSAGES = [
     Message("system", "Be brief."),
@@ -24,13 +26,13 @@ def _fresh_provider():
     get_provider.cache_clear()
 
 
-def streamed(provider) -> tuple[list[str], Reply]:
-    *pieces, reply = provider.stream(messages=MESSAGES)
+def streamed(provider) -> tuple[list[str | Reply], str | Reply]:
+    *pieces, reply = provider_stream(provider, MESSAGES)
     return pieces, reply
 
 
 def test_the_default_provider_echoes_deterministically():
-    reply = get_provider().reply(messages=MESSAGES)
+    reply = provider_reply(get_provider(), MESSAGES)
 
     assert reply == Reply(
         text="AI response to: How are you today",
@@ -59,7 +61,7 @@ def test_an_unknown_provider_is_a_configuration_error(settings):
 
 def test_openai_sends_the_messages_model_limit_and_key(openai_provider, settings):
     settings.AI_MAX_OUTPUT_TOKENS = 321
-    get_provider().reply(messages=MESSAGES)
+    provider_reply(get_provider(), MESSAGES)
 
     # The whole body, as the server reads it: nothing more, nothing renamed.
     assert openai_provider.requests == [
@@ -73,7 +75,7 @@ def test_openai_sends_the_messages_model_limit_and_key(openai_provider, settings
 
 
 def test_openai_reply_has_the_answering_model_and_its_usage(openai_provider):
-    reply = get_provider().reply(messages=MESSAGES)
+    reply = provider_reply(get_provider(), MESSAGES)
 
     assert reply == Reply(
         text="You said: How are you today",
@@ -104,7 +106,7 @@ def test_openai_error_status_is_a_provider_error(openai_provider, status):
     openai_provider.behaviour.fail_status = status
 
     with pytest.raises(ProviderError):
-        get_provider().reply(messages=MESSAGES)
+        provider_reply(get_provider(), MESSAGES)
     with pytest.raises(ProviderError):
         streamed(get_provider())
 
@@ -114,7 +116,7 @@ def test_openai_that_does_not_answer_in_time_is_a_timeout(openai_provider, setti
     openai_provider.behaviour.hang = True
 
     with pytest.raises(ProviderTimeout):
-        get_provider().reply(messages=MESSAGES)
+        provider_reply(get_provider(), MESSAGES)
 
 
 def test_openai_stream_slower_than_the_timeout_in_total_is_a_timeout(openai_provider, settings):
@@ -128,18 +130,22 @@ def test_openai_stream_slower_than_the_timeout_in_total_is_a_timeout(openai_prov
 
 def test_openai_stream_cut_midway_is_a_provider_error(openai_provider):
     openai_provider.behaviour.cut_after = 2
-    stream = get_provider().stream(messages=MESSAGES)
+    received = []
 
-    assert [next(stream), next(stream)] == ["You", " said:"]
+    async def read() -> None:
+        async for piece in get_provider().stream(messages=MESSAGES):
+            received.append(piece)
+
     with pytest.raises(ProviderError):
-        next(stream)
+        async_to_sync(read)()
+    assert received == ["You", " said:"]
 
 
 def test_openai_that_cannot_be_reached_is_a_provider_error(openai_provider, settings):
     openai_provider.stop()
 
     with pytest.raises(ProviderError):
-        get_provider().reply(messages=MESSAGES)
+        provider_reply(get_provider(), MESSAGES)
 
 
 # --- Answers that are not a chat completion ---------------------------------
@@ -175,7 +181,7 @@ def test_an_answer_that_is_not_a_completion_is_a_provider_error(openai_provider,
     openai_provider.behaviour.raw = raw
 
     with pytest.raises(ProviderError):
-        get_provider().reply(messages=MESSAGES)
+        provider_reply(get_provider(), MESSAGES)
 
 
 @pytest.mark.parametrize(
@@ -199,7 +205,7 @@ def test_odd_but_usable_fields_are_made_safe(openai_provider):
     odd = completion(model=None, usage={"prompt_tokens": "many", "completion_tokens": True})
     openai_provider.behaviour.raw = odd
 
-    reply = get_provider().reply(messages=MESSAGES)
+    reply = provider_reply(get_provider(), MESSAGES)
 
     assert reply == Reply(text="Hi", model="m", prompt_tokens=None, completion_tokens=None)
 
@@ -208,7 +214,7 @@ def test_text_a_database_cannot_store_is_replaced(openai_provider):
     # PostgreSQL refuses NUL in text; a lone surrogate cannot be encoded.
     openai_provider.behaviour.reply = "a\x00b \ud800c"
 
-    reply = get_provider().reply(messages=MESSAGES)
+    reply = provider_reply(get_provider(), MESSAGES)
     pieces, streamed_reply = streamed(get_provider())
 
     assert reply.text == streamed_reply.text == "a\ufffdb ?c"

@@ -19,11 +19,12 @@ from conversations.exceptions import (
 from conversations.models import Conversation, Exchange
 from conversations.providers import Message, Reply
 from conversations.services import reservations
-from conversations.services.chat import chat_reserve, chat_send
+from conversations.services.chat import chat_reserve
 from conversations.services.conversations import conversation_delete
 from conversations.services.reservations import Completed, chat_settle
 from tests.assertions import assert_ledger_matches_balance
 from tests.fake_openai import SERVED_MODEL
+from tests.sync import chat_send
 from users.models import TokenTransaction
 
 pytestmark = pytest.mark.django_db

@@ -6,10 +6,11 @@ from django.test.utils import CaptureQueriesContext
 
 from conversations.exceptions import ConversationNotFound
 from conversations.models import Conversation, Exchange
-from conversations.services.chat import TITLE_MAX_CHARS, chat_send
+from conversations.services.chat import TITLE_MAX_CHARS
 from conversations.services.conversations import conversation_delete
 from tests.assertions import assert_ledger_matches_balance
 from tests.factories import ConversationFactory, UserFactory
+from tests.sync import chat_send
 from users.exceptions import InsufficientTokens
 from users.ledger import tokens_adjust
 from users.models import TokenTransaction

@@ -4,9 +4,11 @@ import json
 from http import HTTPStatus
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.urls import reverse
 
 from conversations.models import Conversation, Exchange
+from tests.asgi import ASGIStream
 from tests.assertions import assert_ledger_matches_balance, error_codes
 from users.models import TokenTransaction
 
@@ -30,6 +32,12 @@ def parse(raw: bytes) -> list[tuple[str, dict]]:
     return events
 
 
+def asgi_stream(client, message="Hello there", **fields) -> ASGIStream:
+    """A streamed chat through the ASGI handler, read event by event."""
+    body = {"message": message, "stream": True, **fields}
+    return ASGIStream(CHAT_URL, body, {"Authorization": client._credentials["HTTP_AUTHORIZATION"]})
+
+
 def leave(response) -> None:
     """What the server does when the client has gone: close the response.
 
@@ -40,7 +48,10 @@ def leave(response) -> None:
 
 
 def events_of(response) -> list[tuple[str, dict]]:
-    return parse(b"".join(response.streaming_content))
+    async def read() -> bytes:
+        return b"".join([chunk async for chunk in response.streaming_content])
+
+    return parse(async_to_sync(read)())
 
 
 def test_a_stream_sends_start_deltas_and_done(auth_client, user):
@@ -112,36 +123,39 @@ def test_a_provider_failure_mid_stream_is_refunded(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_client_that_leaves_mid_stream_pays_and_keeps_the_partial_reply(auth_client, user):
-    response = stream(auth_client, "one two three four five")
-    chunks = iter(response.streaming_content)
-    received = [next(chunks) for _ in range(3)]  # start, "AI", " response"
+def test_a_client_that_leaves_mid_stream_pays_and_keeps_the_partial_reply(
+    auth_client, user, openai_provider
+):
+    openai_provider.behaviour.chunk_delay = 0.3
+    response = asgi_stream(auth_client, "one two three four five")
+    received = [next(response) for _ in range(3)]  # start, "You", " said:"
 
-    leave(response)
+    response.leave()
 
     assert [name for name, _ in parse(b"".join(received))] == ["start", "delta", "delta"]
     exchange = Exchange.objects.get()
     assert exchange.status == Exchange.Status.INCOMPLETE
-    assert exchange.response == "AI response"
-    assert exchange.model == "echo"
+    assert exchange.response == "You said:"
+    assert exchange.model == "m"  # the one asked for: the answer never said
     user.refresh_from_db()
     assert user.tokens == 3900
     assert not TokenTransaction.objects.filter(kind="refund").exists()
     assert_ledger_matches_balance(user)
     history = auth_client.get(reverse("exchange-list")).json()["results"]
-    assert (history[0]["status"], history[0]["response"]) == ("incomplete", "AI response")
+    assert (history[0]["status"], history[0]["response"]) == ("incomplete", "You said:")
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_client_that_leaves_hangs_up_on_the_provider(auth_client, openai_provider):
-    openai_provider.behaviour.chunk_delay = 0.05
-    response = stream(auth_client, "one two three four five six seven eight")
-    chunks = iter(response.streaming_content)
-    [next(chunks) for _ in range(3)]
+    openai_provider.behaviour.chunk_delay = 0.3
+    response = asgi_stream(auth_client, "one two three four five six seven eight")
+    [next(response) for _ in range(3)]
 
-    leave(response)
+    response.leave()
 
     assert Exchange.objects.get().response == "You said:"
+    # The provider saw the connection close: nothing more was asked of it.
+    assert len(openai_provider.requests) == 1
 
 
 def test_errors_before_the_stream_starts_are_json(auth_client, settings):
@@ -181,12 +195,14 @@ def test_stream_must_be_a_json_boolean(auth_client, value):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_client_that_leaves_before_the_reply_starts_is_refunded(auth_client, user):
-    response = stream(auth_client)
-    chunks = iter(response.streaming_content)
-    assert parse(next(chunks))[0][0] == "start"
+def test_a_client_that_leaves_before_the_reply_starts_is_refunded(
+    auth_client, user, openai_provider
+):
+    openai_provider.behaviour.delay = 5  # the model is still thinking
+    response = asgi_stream(auth_client)
+    assert parse(next(response))[0][0] == "start"
 
-    leave(response)  # the model was never asked
+    response.leave()  # before a word of the reply
 
     assert not Exchange.objects.exists()
     user.refresh_from_db()
@@ -205,9 +221,12 @@ def test_a_stream_the_server_never_sent_is_refunded(auth_client, user):
     assert_ledger_matches_balance(user)
 
 
-def test_a_conversation_cannot_be_deleted_while_its_reply_streams(auth_client, user):
-    response = stream(auth_client)
-    chunks = iter(response.streaming_content)
+@pytest.mark.django_db(transaction=True)
+def test_a_conversation_cannot_be_deleted_while_its_reply_streams(
+    auth_client, user, openai_provider
+):
+    openai_provider.behaviour.chunk_delay = 0.2
+    chunks = asgi_stream(auth_client)
     conversation = parse(next(chunks))[0][1]["conversation"]
 
     deleted = auth_client.delete(reverse("conversation-detail", args=[conversation]))

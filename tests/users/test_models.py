@@ -4,9 +4,9 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from conversations.services.chat import chat_send
 from tests.assertions import assert_ledger_matches_balance
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.sync import chat_send
 from users.ledger import tokens_adjust
 from users.models import BalanceNotWritable, TokenTransaction, User
 
