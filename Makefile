@@ -50,7 +50,7 @@ $(VENV)/.bench-installed: $(INSTALLED) requirements/bench.txt
 .PHONY: bench
 bench: $(VENV)/.bench-installed ## Load test vs the bare reference app; writes docs/benchmarks.md
 	@command -v wrk >/dev/null || { echo "Installing wrk"; apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-	$(PY) -m tests.bench.run $(BENCH_ARGS)
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 $(VENV)/.fuzz-installed: $(INSTALLED) requirements/fuzz.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/fuzz.txt
