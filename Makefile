@@ -130,7 +130,7 @@ test-browser: install ## The docs pages in headless Chromium (installs it if mis
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
 		echo "Installing Chromium"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
-	DATABASE_URL= $(PY) -m pytest -m browser --no-skips -rs
+	DATABASE_URL= $(PY) -m pytest -m browser --no-skips
 
 .PHONY: clean
 clean: ## Remove the virtualenv, caches and the local database
