@@ -9,6 +9,10 @@ INSTALLED := $(VENV)/.installed
 DEV := DEBUG=1
 # The PostgreSQL leg of the tests (pytest-django creates test_<name> on it).
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/chat_api
+# No PostgreSQL server at POSTGRES_URL: a notice locally, a failure under
+# CI=true (CI must not pass a change that never ran on PostgreSQL).
+NO_POSTGRES = echo "*** PostgreSQL $(1) SKIPPED: no server at $(POSTGRES_URL)."; \
+	if [ "$$CI" = true ]; then echo "*** CI=true: a PostgreSQL leg cannot be skipped."; exit 1; fi
 # `make serve` locally: production settings over plain HTTP on loopback. A
 # real deployment sets these (and SECRET_KEY) in its environment.
 SERVE_ENV := DEBUG=0 \
@@ -18,7 +22,7 @@ SERVE_ENV := DEBUG=0 \
 
 .PHONY: help
 help: ## Show this help
-	@grep -E '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 $(INSTALLED): requirements/base.txt requirements/prod.txt requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -46,7 +50,7 @@ $(VENV)/.bench-installed: $(INSTALLED) requirements/bench.txt
 .PHONY: bench
 bench: $(VENV)/.bench-installed ## Load test vs the bare reference app; writes docs/benchmarks.md
 	@command -v wrk >/dev/null || { echo "Installing wrk"; apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-	$(PY) -m tests.bench.run $(BENCH_ARGS)
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 $(VENV)/.fuzz-installed: $(INSTALLED) requirements/fuzz.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/fuzz.txt
@@ -60,7 +64,7 @@ fuzz: $(VENV)/.fuzz-installed ## Fuzz every operation of schema.yml against a li
 	@if $(PY) -m tests.postgres_available "$(POSTGRES_URL)"; then \
 		DATABASE_URL=$(POSTGRES_URL) $(PY) -m pytest -m fuzz -s tests/fuzz; \
 	else \
-		echo "*** PostgreSQL fuzz SKIPPED: no server at $(POSTGRES_URL)."; \
+		$(call NO_POSTGRES,fuzz); \
 	fi
 
 .PHONY: superuser
@@ -69,7 +73,7 @@ superuser: install ## Create an admin account for /admin/
 	$(DEV) $(PY) manage.py createsuperuser
 
 .PHONY: test
-test: install lint typecheck migrations-check schema-check pytest postgres-leg ## Every check CI runs
+test: install lint typecheck migrations-check schema-check pytest postgres-leg ## Lint, types, migrations, schema, the suite on SQLite and PostgreSQL
 
 .PHONY: lint
 lint: install ## ruff lint and format check
@@ -109,15 +113,24 @@ test-postgres: install ## The test suite on PostgreSQL at POSTGRES_URL
 	DATABASE_URL=$(POSTGRES_URL) $(PY) -m pytest --cov --cov-report=term
 
 # Runs the PostgreSQL leg when a server answers at POSTGRES_URL, and says so
-# plainly when it does not.
+# plainly when it does not (under CI=true, by failing).
 .PHONY: postgres-leg
 postgres-leg: install
 	@if $(PY) -m tests.postgres_available "$(POSTGRES_URL)"; then \
 		$(MAKE) --no-print-directory test-postgres; \
 	else \
-		echo "*** PostgreSQL leg SKIPPED: no server at $(POSTGRES_URL)."; \
 		echo "*** Start one, then: make test-postgres POSTGRES_URL=postgres://user@host:5432/name"; \
+		$(call NO_POSTGRES,leg); \
 	fi
+
+# `make test` runs the browser tests too when Chromium is there, and skips
+# them when it is not; this leg exists to run them, so a skip fails it.
+.PHONY: test-browser
+test-browser: install ## The docs pages in headless Chromium (installs it if missing)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+		echo "Installing Chromium"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	DATABASE_URL= $(PY) -m pytest -m browser --no-skips
 
 .PHONY: clean
 clean: ## Remove the virtualenv, caches and the local database

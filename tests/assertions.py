@@ -19,3 +19,10 @@ def assert_ledger_matches_balance(user: User) -> None:
 def error_codes(response: Any) -> list[tuple[str | None, str]]:
     """(attr, code) pairs of an error response in the project's format."""
     return [(error["attr"], error["code"]) for error in response.json()["errors"]]
+
+
+def only_error(response: Any) -> dict[str, Any]:
+    """The one error of an error response in the project's format."""
+    body = response.json()
+    assert len(body["errors"]) == 1, body
+    return dict(body["errors"][0])

@@ -1,3 +1,4 @@
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -7,8 +8,41 @@ from rest_framework.test import APIClient
 from conversations.providers import get_provider
 from tests.factories import UserFactory
 from tests.fake_openai import FakeOpenAI
+from tests.server import redis_is_up
 from users.models import User
 from users.tokens import SessionRefreshToken as RefreshToken
+
+# Under CI=true (.ci/run sets it) a test whose service is missing fails
+# instead of skipping: CI must not pass a change that never ran against it.
+CI = os.environ.get("CI") == "true"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--no-skips",
+        action="store_true",
+        help="Fail the run if any test skipped (a leg that exists to run them: make test-browser)",
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked `redis` skip without the Redis (fail under CI=true)."""
+    if item.get_closest_marker("redis") and not redis_is_up():
+        reason = "no Redis at 127.0.0.1:6379 (.ci/run starts one)"
+        if CI:
+            pytest.fail(f"{reason}, and CI=true needs it", pytrace=False)
+        pytest.skip(reason)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With --no-skips, a run that skipped anything fails (the skips stay listed)."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if not session.config.getoption("no_skips") or reporter is None:
+        return
+    skipped = len(reporter.stats.get("skipped", []))
+    if skipped and exitstatus == pytest.ExitCode.OK:
+        reporter.write_line(f"{skipped} test(s) skipped, and --no-skips makes that a failure")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture

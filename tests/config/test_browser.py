@@ -14,10 +14,13 @@ from tests.server import live_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="Chromium is not installed (apt-get install chromium); .ci/run installs it",
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="Chromium is not installed (apt-get install chromium); make test-browser needs it",
+    ),
+]
 
 
 def render(url: str, tmp_path: Path) -> str:

@@ -4,12 +4,12 @@ import uuid
 
 import pytest
 
-from tests.server import manage, redis_is_up
+from tests.server import manage
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
-@pytest.mark.skipif(not redis_is_up(), reason="no Redis at 127.0.0.1:6379 (.ci/run starts one)")
+@pytest.mark.redis
 def test_processes_share_the_redis_cache():
     key = f"test-{uuid.uuid4()}"
     env = {"DEBUG": "1", "REDIS_URL": REDIS_URL}

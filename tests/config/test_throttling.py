@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from tests.assertions import assert_ledger_matches_balance, error_codes
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.server import live_server, redis_is_up
+from tests.server import live_server
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -171,7 +171,7 @@ def test_password_guesses_with_an_access_token_are_limited(rates, user, make_aut
 
 
 @pytest.mark.live_server_process
-@pytest.mark.skipif(not redis_is_up(), reason="no Redis at 127.0.0.1:6379 (.ci/run starts one)")
+@pytest.mark.redis
 def test_server_processes_share_one_budget_through_redis(tmp_path: Path) -> None:
     redis.Redis.from_url(REDIS_URL).flushdb()
     env = {"REDIS_URL": REDIS_URL, "THROTTLE_LOGIN_IP": "5/min"}

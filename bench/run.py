@@ -9,7 +9,7 @@ holds 500 chats at once against an OpenAI-compatible server that takes 2 s
 per reply (tests/fake_openai.py), under `make serve`'s own worker and thread
 counts; and writes docs/benchmarks.md with a chart.
 
-usage: python -m tests.bench.run [--seconds 10] [--workers 2] [--threads 1]
+usage: python -m bench.run [--seconds 10] [--workers 2] [--threads 1]
 """
 
 import argparse
@@ -32,7 +32,7 @@ import psycopg
 
 from tests.server import UNTHROTTLED
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SHARED_BENCH = (ROOT.parent / "shared" / "bench").resolve()
 LUA = Path(__file__).with_name("load.lua")
 DOCS = ROOT / "docs"
@@ -108,7 +108,7 @@ def bench_database(
     tokens, history_tokens = work / "tokens", work / "history-tokens"
     print("seeding (1,000,000 stored exchanges take a while)")
     _django(
-        "-m", "tests.bench.seed", str(USERS), str(BALANCE), str(tokens), str(history_tokens),
+        "-m", "bench.seed", str(USERS), str(BALANCE), str(tokens), str(history_tokens),
         env=ours_env,
     )  # fmt: skip
     bare_env, bare_tokens = _bare_setup(database, work)
@@ -155,7 +155,7 @@ def bench_database(
                              body, connections, args.seconds)
                     )  # fmt: skip
     slow = _slow_chats(database, ours_env, tokens, args.seconds * 2)
-    billing = json.loads(_django("-m", "tests.bench.check", str(BALANCE), env=ours_env))
+    billing = json.loads(_django("-m", "bench.check", str(BALANCE), env=ours_env))
     chats = [r for r in [*runs, *slow] if r.app == "ours" and r.endpoint.startswith("POST")]
     billing["successful_chats"] = sum(r.requests + r.warmup_requests for r in chats)
     billing["in_flight_at_most"] = sum(2 * r.connections for r in chats)
@@ -403,7 +403,7 @@ def write_report(
     args: argparse.Namespace,
     failures: list[str],
 ) -> None:
-    from tests.bench.report import render
+    from bench.report import render
 
     DOCS.mkdir(exist_ok=True)
     chart = DOCS / "benchmarks.png"

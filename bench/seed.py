@@ -1,6 +1,6 @@
-"""Seed a benchmark database (run by tests/bench/run.py, inside Django).
+"""Seed a benchmark database (run by bench/run.py, inside Django).
 
-usage: python -m tests.bench.seed USERS BALANCE TOKENS_FILE HISTORY_TOKENS_FILE
+usage: python -m bench.seed USERS BALANCE TOKENS_FILE HISTORY_TOKENS_FILE
 
 Creates USERS users holding BALANCE tokens (each with its ledger row) and
 writes their access tokens, one per line; then two history users with 1,000

@@ -1,6 +1,6 @@
 -- wrk script for `make bench`: every request carries one of the tokens in
 -- $TOKENS (round robin), with method $METHOD and body $BODY; at the end it
--- prints one RESULT line of JSON for tests/bench/run.py to read.
+-- prints one RESULT line of JSON for bench/run.py to read.
 local tokens = {}
 for line in io.lines(os.getenv("TOKENS")) do tokens[#tokens + 1] = line end
 local method = os.getenv("METHOD") or "GET"

@@ -26,7 +26,7 @@ def render(
     lines = [
         "# Benchmarks",
         "",
-        "Written by `make bench` (tests/bench/run.py); do not edit by hand. What the",
+        "Written by `make bench` (bench/run.py); do not edit by hand. What the",
         "numbers mean, and where the time goes, is in [performance.md](performance.md).",
         "",
         *(f"- **{key}**: {value}" for key, value in setup.items()),

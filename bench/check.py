@@ -1,6 +1,6 @@
-"""Check the billing after a benchmark (run by tests/bench/run.py, inside Django).
+"""Check the billing after a benchmark (run by bench/run.py, inside Django).
 
-usage: python -m tests.bench.check BALANCE
+usage: python -m bench.check BALANCE
 
 Prints JSON about the benchmark users: exchanges stored, chat charges in the
 ledger, tokens gone from their balances, and whether every ledger sums to
