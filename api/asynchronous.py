@@ -3,16 +3,18 @@
 DRF's APIView is synchronous. This one keeps all of DRF's machinery (the
 authenticators, throttles and permissions of `initial`, the exception
 handler, content negotiation, the schema), runs `initial` in a thread
-because it reads the database and the cache, and awaits the handler on the
-event loop, so a request waiting seconds on another server holds no thread.
+(api.concurrency) because it reads the database and the cache, and awaits
+the handler on the event loop, so a request waiting seconds on another
+server holds no thread.
 """
 
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.http.response import HttpResponseBase
 from rest_framework.request import Request
 from rest_framework.views import APIView
+
+from api.concurrency import in_thread
 
 
 class AsyncAPIView(APIView):
@@ -28,7 +30,7 @@ class AsyncAPIView(APIView):
         self.request = drf_request
         self.headers = self.default_response_headers
         try:
-            await sync_to_async(self.initial)(drf_request, *args, **kwargs)
+            await in_thread(self.initial, drf_request, *args, **kwargs)
             response = await self._handle(drf_request, *args, **kwargs)
         except Exception as exc:
             response = self.handle_exception(exc)

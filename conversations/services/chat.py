@@ -19,10 +19,10 @@ from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from typing import Any, TypeVar
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 
+from api.concurrency import in_thread
 from conversations import selectors
 from conversations.db import connection_release
 from conversations.exceptions import ProviderError
@@ -69,7 +69,7 @@ async def chat_send(
     """
     if idempotency_key is None:
         return await _chat_run(user=user, message=message, conversation_id=conversation_id)
-    claim = await sync_to_async(idempotency.idempotency_claim)(user=user, request=idempotency_key)
+    claim = await in_thread(idempotency.idempotency_claim, user=user, request=idempotency_key)
     if isinstance(claim, ChatResult):
         return claim
     try:
@@ -116,7 +116,7 @@ async def chat_stream(*, reservation: ChatReservation) -> AsyncGenerator[str | C
     except BaseException as error:
         await _shielded(chat_settle, reservation=reservation, outcome=Failed.of(error))
         raise
-    yield await sync_to_async(chat_settle)(reservation=reservation, outcome=Completed(reply))
+    yield await in_thread(chat_settle, reservation=reservation, outcome=Completed(reply))
 
 
 def chat_reserve(
@@ -163,7 +163,7 @@ async def chat_open(
     """chat_reserve, from async code. If the caller is cancelled meanwhile (the
     client left), the reservation it made is refunded before that goes on."""
     step = asyncio.ensure_future(
-        sync_to_async(chat_reserve)(user=user, message=message, conversation_id=conversation_id)
+        in_thread(chat_reserve, user=user, message=message, conversation_id=conversation_id)
     )
     try:
         return await asyncio.shield(step)
@@ -194,8 +194,8 @@ async def _chat_run(
     except BaseException as error:
         await _shielded(chat_settle, reservation=reservation, outcome=Failed.of(error))
         raise
-    return await sync_to_async(chat_settle)(
-        reservation=reservation, outcome=Completed(reply), claim=claim
+    return await in_thread(
+        chat_settle, reservation=reservation, outcome=Completed(reply), claim=claim
     )
 
 
@@ -207,7 +207,7 @@ async def settle_shielded(**kwargs: Any) -> ChatResult:
 async def _shielded(function: Callable[..., T], /, **kwargs: Any) -> T:
     """Run a database step to its end even if the request is being cancelled
     (the client left): a reservation must not be left half-settled."""
-    step = asyncio.ensure_future(sync_to_async(function)(**kwargs))
+    step = asyncio.ensure_future(in_thread(function, **kwargs))
     try:
         return await asyncio.shield(step)
     except asyncio.CancelledError:
