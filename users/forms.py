@@ -3,7 +3,8 @@
 from django import forms
 from django.contrib.auth import forms as auth_forms
 
-from users.models import User, username_key
+from users.models import User
+from users.usernames import username_key
 
 # Generous; the 64-bit balance column is far beyond any sum of these.
 MAX_ADJUSTMENT = 1_000_000_000
@@ -24,19 +25,28 @@ class TokenAdjustmentForm(forms.Form):
         return amount
 
 
-USERNAME_TAKEN_IN_ANY_CASE = "A user with that username already exists (letter case aside)."
+USERNAME_TAKEN_IN_ANY_CASE = (
+    "A user with that username, or one that looks the same, already exists."
+)
 
 
 class UsernameKeyUniqueMixin(forms.ModelForm):
-    """Usernames are unique in any letter case: say so on the form, not with a 500."""
+    """Usernames are unique in any letter case or look-alike spelling: say so on
+    the form, not with a 500."""
 
     def clean_username(self) -> str:
         username: str = self.cleaned_data["username"]
-        clash = User.objects.filter(username_key=username_key(username))
-        if self.instance.pk:
-            clash = clash.exclude(pk=self.instance.pk)
+        instance: User = self.instance
+        if instance.pk and instance.lookalike and username == instance.username:
+            # A grandfathered look-alike keeps the name it has.
+            return username
+        clash = User.objects.filter(username_key=username_key(username), lookalike=False)
+        if instance.pk:
+            clash = clash.exclude(pk=instance.pk)
         if clash.exists():
             raise forms.ValidationError(USERNAME_TAKEN_IN_ANY_CASE, code="unique")
+        # A look-alike renamed to a name of its own is an ordinary account again.
+        instance.lookalike = False
         return username
 
 

@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework.request import Request
 
 from api.throttling import AddressRateThrottle, RateThrottle, UserRateThrottle
-from users.models import username_key
+from users.usernames import username_key
 
 
 class LoginIPThrottle(AddressRateThrottle):
@@ -17,8 +17,9 @@ class LoginIPThrottle(AddressRateThrottle):
 class LoginUsernameThrottle(RateThrottle):
     """Log-in attempts at one account from anywhere (THROTTLE_LOGIN_USERNAME).
 
-    Keyed on the name as log-in matches it (NFKC, case-folded), so `Edward`
-    and `EDWARD` share a budget, as they share an account.
+    Keyed on the name as log-in matches it (users.usernames.username_key), so
+    `Edward`, ` EDWARD`, `Edward` in full-width letters or with a zero-width
+    space, or with a Cyrillic E, share a budget, as they share an account.
     """
 
     scope = "login_username"
