@@ -145,9 +145,9 @@ class RefreshView(PublicAPIView):
 
 
 class LogoutView(APIView):
-    """End a session: the given refresh token (one of the caller's) and every
-    refresh token rotated from the same log-in stop working. The access token
-    lives until it expires; to end everything at once, use logout-all."""
+    """End a session: the given refresh token (one of the caller's), every
+    refresh token rotated from the same log-in, and their access tokens stop
+    working at once. To end every session, use logout-all."""
 
     @extend_schema(
         tags=[TAG],
