@@ -1,9 +1,13 @@
 """Admin forms."""
 
+from typing import Any
+
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import forms as auth_forms
 
 from users.models import User
+from users.throttling import login_form_throttle_wait
 from users.usernames import username_key
 
 # Generous; the 64-bit balance column is far beyond any sum of these.
@@ -61,3 +65,27 @@ class UserChangeForm(UsernameKeyUniqueMixin, auth_forms.UserChangeForm):
     class Meta:
         model = User
         fields = ("username",)
+
+
+LOGIN_THROTTLED = (
+    "Too many log-in attempts for this account or from this address. "
+    "Try again in %(seconds)d seconds."
+)
+
+
+class AdminLoginForm(AdminAuthenticationForm):
+    """The admin's log-in, within the API's log-in limits (users.throttling):
+    the same budgets, per address and per account whatever the spelling."""
+
+    # Seconds until the next attempt may be made, when this one was refused.
+    retry_after: int | None = None
+
+    def clean(self) -> dict[str, Any]:
+        if self.request is not None:
+            self.retry_after = login_form_throttle_wait(self.request)
+        if self.retry_after is not None:
+            # Before the password is checked: over the limit, even the right one fails.
+            raise forms.ValidationError(
+                LOGIN_THROTTLED, code="throttled", params={"seconds": self.retry_after}
+            )
+        return super().clean()

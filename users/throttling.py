@@ -1,8 +1,12 @@
 """The accounts' rate limits: log-in, registration and password changes."""
 
+import math
 from typing import Any
 
+from django.http import HttpRequest
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from api.throttling import AddressRateThrottle, RateThrottle, UserRateThrottle
 from users.usernames import username_key
@@ -45,3 +49,21 @@ class RegisterThrottle(AddressRateThrottle):
     """Registrations from one address (THROTTLE_REGISTER): each is a signup grant."""
 
     scope = "register"
+
+
+def login_form_throttle_wait(request: HttpRequest) -> int | None:
+    """Count a log-in posted by a form (the admin's) as the API counts its own.
+
+    The same throttles, so the same budgets: per address, and per account
+    whatever the spelling, and counted as DRF counts. Returns None while
+    within both limits, else the seconds until an attempt may be made again.
+    """
+    form = Request(request, parsers=[FormParser(), MultiPartParser()])
+    waits = [
+        throttle.wait()
+        for throttle in (LoginIPThrottle(), LoginUsernameThrottle())
+        if not throttle.allow_request(form, APIView())
+    ]
+    if not waits:
+        return None
+    return max(1, math.ceil(max(wait or 0 for wait in waits)))
