@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "corsheaders",
+    "csp",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
@@ -40,6 +41,9 @@ MIDDLEWARE = [
     # Outermost: every response gets the security headers, CORS preflights
     # answered by the next one included.
     "django.middleware.security.SecurityMiddleware",
+    # A Content-Security-Policy on every response (the API's strict, the
+    # pages' their own: api/csp.py), the answers of those below included.
+    "api.csp.ContentSecurityPolicyMiddleware",
     # Before anything that answers on its own (WhiteNoise, CommonMiddleware),
     # so those answers carry CORS headers too.
     "corsheaders.middleware.CorsMiddleware",
@@ -72,6 +76,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # CSP_NONCE: this response's nonce, for a page's own script or style.
+                "csp.context_processors.nonce",
             ],
         },
     },
