@@ -83,8 +83,9 @@ class User(AbstractUser):
 
     @classmethod
     def normalize_username(cls, username: str) -> str:
-        # Every path that stores a name (API, admin forms, createsuperuser) calls this.
-        return username_normalise(username)
+        # Every path that stores a name (API, admin forms, createsuperuser)
+        # calls this; like Django's, it leaves a value that is no string alone.
+        return username_normalise(username) if isinstance(username, str) else username
 
     # The balance as last read from or written to the database: what `tokens`
     # may hold when the object is saved. A new User starts with none.
