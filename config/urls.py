@@ -2,9 +2,9 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+from drf_spectacular.views import SpectacularAPIView
 
-from api.views import SwaggerView, api_not_found, healthz
+from api.views import RedocView, SwaggerView, api_not_found, healthz
 
 api_v1 = [
     # Chat and balance first: the resolver tries patterns in order.
@@ -16,11 +16,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path(
-        "api/redoc/",
-        SpectacularRedocView.as_view(url_name="schema", template_name="api/redoc.html"),
-        name="redoc",
-    ),
+    path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     # Last: whatever else is under /api/ is a JSON 404, never an HTML page.
     # (?s): the rest of the path may hold a line break (%0A), which "." skips.
     re_path(r"^api/(?P<path>(?s:.*))$", api_not_found),

@@ -17,6 +17,9 @@ from users.models import TokenTransaction, User
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     list_display = ("username", "tokens", "is_staff", "is_active", "date_joined")
+    # Accounts whose names look like an older account's, from before such
+    # names were refused (users/migrations/0004_username_lookalikes.py).
+    list_filter = (*DjangoUserAdmin.list_filter, "lookalike")
     readonly_fields = ("tokens", "last_login", "date_joined")
     fieldsets = (
         *(DjangoUserAdmin.fieldsets or ()),

@@ -11,14 +11,18 @@ from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
 
+from users.exceptions import SESSION_REVOKED
 from users.models import User
 from users.selectors import user_get_by_id
-from users.tokens import VERSION_CLAIM
+from users.sessions import session_is_revoked
+from users.tokens import VERSION_CLAIM, token_session
 
 
 class JWTAuthentication(SimpleJWTAuthentication):
-    """SimpleJWT's authentication, with a cheaper user lookup (see user_get_by_id) and
-    one error code, `token_not_valid`, for every token that cannot be used."""
+    """SimpleJWT's authentication, with a cheaper user lookup (see user_get_by_id),
+    revocation by user (the token version, on the row loaded anyway) and by
+    session (the shared cache: see users.sessions), and one error code,
+    `token_not_valid`, for every token that cannot be used."""
 
     def get_user(self, validated_token: Token) -> User:  # type: ignore[override]
         try:
@@ -32,6 +36,12 @@ class JWTAuthentication(SimpleJWTAuthentication):
         # The user logged out everywhere or changed the password since.
         if validated_token.get(VERSION_CLAIM) != user.token_version:
             raise InvalidToken("Token has been revoked")
+        # The session logged out, or had a refresh token stolen, since.
+        session = token_session(validated_token)
+        if session is None:
+            raise InvalidToken("Token has no session")
+        if session_is_revoked(session):
+            raise InvalidToken(SESSION_REVOKED)
         return user
 
     def get_raw_token(self, header: bytes) -> bytes | None:

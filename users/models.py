@@ -1,6 +1,5 @@
 """The custom user, holding the token balance, and the ledger of every change to it."""
 
-import unicodedata
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser
@@ -9,14 +8,7 @@ from django.db import models
 from django.db.models import F
 from uuid_utils.compat import uuid7
 
-
-def username_key(username: str) -> str:
-    """What makes two usernames the same: NFKC, then full Unicode case folding.
-
-    Computed in Python because SQLite's LOWER() folds ASCII letters only:
-    `Élodie` must block `élodie` on every database.
-    """
-    return unicodedata.normalize("NFKC", username).casefold()
+from users.usernames import username_fold, username_key, username_normalise
 
 
 class BalanceNotWritable(Exception):
@@ -31,8 +23,21 @@ class BalanceNotWritable(Exception):
 
 class UserManager(DjangoUserManager["User"]):
     def get_by_natural_key(self, username: str | None) -> "User":
-        # Log-in ignores letter case, like the uniqueness rule, via the same key.
-        return self.get(username_key=username_key(username or ""))
+        """The account a log-in names, matched as uniqueness matches (username_key).
+
+        Only accounts grandfathered as look-alikes (`lookalike`) share a key
+        with another; each still logs in by its own spelling, and any other
+        spelling of the key is the original account's.
+        """
+        candidates = list(self.filter(username_key=username_key(username or "")))
+        if len(candidates) > 1:
+            spelling = username_fold(username or "")
+            candidates = [u for u in candidates if username_fold(u.username) == spelling] or [
+                u for u in candidates if not u.lookalike
+            ]
+        if not candidates:
+            raise self.model.DoesNotExist
+        return candidates[0]
 
 
 class User(AbstractUser):
@@ -47,9 +52,14 @@ class User(AbstractUser):
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     # 64-bit: no grant or adjustment can overflow it.
     tokens = models.BigIntegerField(default=0)
-    # Derived from `username` on every save; its unique index is what makes
-    # usernames unique in any letter case.
-    username_key = models.TextField(unique=True, editable=False)
+    # Derived from `username` on every save (users.usernames); its unique
+    # index is what makes usernames unique in any letter case, width or
+    # look-alike spelling.
+    username_key = models.TextField(db_index=True, editable=False)
+    # An account registered before look-alike names were refused whose name
+    # looks like an older account's: it keeps its name and its log-in, and
+    # the unique index leaves it out. Staff find them with the admin's filter.
+    lookalike = models.BooleanField(default=False, editable=False)
     # Carried as a claim in every token issued to the user and compared with
     # this column on each request (the row is loaded anyway), so raising it
     # ends all of the user's tokens at once at no extra query.
@@ -64,7 +74,18 @@ class User(AbstractUser):
             models.CheckConstraint(
                 condition=models.Q(tokens__gte=0), name="users_user_tokens_non_negative"
             ),
+            models.UniqueConstraint(
+                fields=["username_key"],
+                condition=models.Q(lookalike=False),
+                name="users_user_username_key_unique",
+            ),
         ]
+
+    @classmethod
+    def normalize_username(cls, username: str) -> str:
+        # Every path that stores a name (API, admin forms, createsuperuser)
+        # calls this; like Django's, it leaves a value that is no string alone.
+        return username_normalise(username) if isinstance(username, str) else username
 
     # The balance as last read from or written to the database: what `tokens`
     # may hold when the object is saved. A new User starts with none.

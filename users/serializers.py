@@ -18,7 +18,8 @@ USERNAME_MAX_CHARS = 150
 
 
 class UsernameField(StrictCharField):
-    """A username as it will be stored: NFKC-normalised before it is validated.
+    """A username as it will be stored (users.usernames.username_normalise)
+    before it is validated.
 
     Normalising can lengthen a name or change its characters, so the length
     and character rules must see the normalised form (as Django's own
@@ -41,7 +42,10 @@ class UsernameField(StrictCharField):
 class RegisterInputSerializer(serializers.Serializer):
     username = UsernameField(
         max_length=USERNAME_MAX_CHARS,
-        help_text="Letters (any script), digits and @ . + - _; unique in any letter case.",
+        help_text=(
+            "Letters (any script), digits and @ . + - _; unique in any letter case, "
+            "width or look-alike spelling (`admin` with a Cyrillic a is `admin`)."
+        ),
     )
     password = StrictCharField(max_length=PASSWORD_MAX_CHARS, trim_whitespace=False)
 

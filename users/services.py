@@ -2,7 +2,6 @@
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -24,6 +23,7 @@ from users.exceptions import (
 from users.ledger import tokens_adjust
 from users.models import RevokedSession, TokenTransaction, User
 from users.selectors import user_get_by_id
+from users.sessions import session_revoke
 from users.tokens import (
     VERSION_CLAIM,
     SessionRefreshToken,
@@ -82,8 +82,8 @@ def user_login(*, username: str, password: str) -> LoginResult:
 def user_logout(*, user: User, refresh: str) -> None:
     """End the session one of the caller's refresh tokens belongs to.
 
-    Every refresh token of that session stops working; the user's other
-    sessions go on. Its access token lives until it expires (minutes).
+    Every access and refresh token of that session stops working at once;
+    the user's other sessions go on (see users.sessions).
     """
     token = _refresh_token(refresh)
     if token.get(jwt_settings.USER_ID_CLAIM) != str(user.pk):
@@ -91,7 +91,7 @@ def user_logout(*, user: User, refresh: str) -> None:
     session = _session_of(token)
     if RevokedSession.objects.filter(sid=session).exists():
         raise InvalidToken(SESSION_REVOKED)
-    _session_revoke(user=user, session=session)
+    session_revoke(user=user, session=session)
 
 
 def user_logout_all(*, user: User) -> None:
@@ -123,8 +123,8 @@ def token_refresh(*, refresh: str) -> dict[str, str]:
 
     Presenting a token that was already spent means two parties hold copies
     of it, and we cannot tell the thief from the owner: the whole session
-    (every refresh token descended from the same log-in) is revoked, and
-    the owner logs in again.
+    (every access and refresh token descended from the same log-in) is
+    revoked, and the owner logs in again.
     """
     token = _refresh_token(refresh)
     user = _token_user(token)
@@ -148,19 +148,9 @@ def token_refresh(*, refresh: str) -> dict[str, str]:
             token.set_iat()
             refresh_token_record(token, user)
     except IntegrityError as exc:
-        _session_revoke(user=user, session=session)
+        session_revoke(user=user, session=session)
         raise InvalidToken(REFRESH_TOKEN_REUSED) from exc
     return {"access": str(token.access_token), "refresh": str(token)}
-
-
-def _session_revoke(*, user: User, session: uuid.UUID) -> None:
-    # Any refresh token of the session was issued before now, so none
-    # outlives now + its lifetime; after that the row can be purged.
-    expires_at: datetime = timezone.now() + jwt_settings.REFRESH_TOKEN_LIFETIME
-    # Two revocations of one session may race: either row will do.
-    RevokedSession.objects.bulk_create(
-        [RevokedSession(sid=session, user=user, expires_at=expires_at)], ignore_conflicts=True
-    )
 
 
 def revoked_sessions_purge() -> int:

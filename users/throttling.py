@@ -1,11 +1,15 @@
 """The accounts' rate limits: log-in, registration and password changes."""
 
+import math
 from typing import Any
 
+from django.http import HttpRequest
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from api.throttling import AddressRateThrottle, RateThrottle, UserRateThrottle
-from users.models import username_key
+from users.usernames import username_key
 
 
 class LoginIPThrottle(AddressRateThrottle):
@@ -17,8 +21,9 @@ class LoginIPThrottle(AddressRateThrottle):
 class LoginUsernameThrottle(RateThrottle):
     """Log-in attempts at one account from anywhere (THROTTLE_LOGIN_USERNAME).
 
-    Keyed on the name as log-in matches it (NFKC, case-folded), so `Edward`
-    and `EDWARD` share a budget, as they share an account.
+    Keyed on the name as log-in matches it (users.usernames.username_key), so
+    `Edward`, ` EDWARD`, `Edward` in full-width letters or with a zero-width
+    space, or with a Cyrillic E, share a budget, as they share an account.
     """
 
     scope = "login_username"
@@ -44,3 +49,21 @@ class RegisterThrottle(AddressRateThrottle):
     """Registrations from one address (THROTTLE_REGISTER): each is a signup grant."""
 
     scope = "register"
+
+
+def login_form_throttle_wait(request: HttpRequest) -> int | None:
+    """Count a log-in posted by a form (the admin's) as the API counts its own.
+
+    The same throttles, so the same budgets: per address, and per account
+    whatever the spelling, and counted as DRF counts. Returns None while
+    within both limits, else the seconds until an attempt may be made again.
+    """
+    form = Request(request, parsers=[FormParser(), MultiPartParser()])
+    waits = [
+        throttle.wait()
+        for throttle in (LoginIPThrottle(), LoginUsernameThrottle())
+        if not throttle.allow_request(form, APIView())
+    ]
+    if not waits:
+        return None
+    return max(1, math.ceil(max(wait or 0 for wait in waits)))

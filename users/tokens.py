@@ -4,8 +4,9 @@
   compares it with the user row it loads anyway, so raising the version
   (log out everywhere, a new password) ends every token at no extra query.
 - `sid`: the log-in session. Set at log-in and kept when a refresh token is
-  rotated, it names the family of refresh tokens descended from one log-in,
-  which is what theft detection revokes (see users.services.token_refresh).
+  rotated (and copied into each access token), it names the family of tokens
+  descended from one log-in, which log-out and theft detection end at once
+  (see users.sessions).
 
 Tokens without these claims are refused.
 """
@@ -75,7 +76,7 @@ class SessionAccessToken(AccessToken):
         return _stamped(cls(), user)
 
 
-def token_session(token: RefreshToken) -> uuid.UUID | None:
+def token_session(token: Token) -> uuid.UUID | None:
     """The session id a token carries, or None if it carries none that is valid."""
     try:
         return uuid.UUID(str(token[SESSION_CLAIM]))

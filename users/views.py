@@ -3,8 +3,7 @@
 from typing import Any
 
 from django.db.models import QuerySet
-from django.utils.decorators import method_decorator
-from django.views.decorators.cache import never_cache
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import generics, permissions, status
@@ -52,6 +51,18 @@ BAD_REFRESH_TOKEN = OpenApiResponse(
 )
 
 
+class TokenResponse(Response):
+    """A response that carries tokens. Every such response is one of these, so
+    this is the one place that keeps them out of every cache (RFC 6749,
+    section 5.1): a browser's or a proxy's copy of a token pair would outlive
+    a log-out."""
+
+    def __init__(self, data: Any) -> None:
+        super().__init__(data)
+        # Cache-Control: no-store (with no-cache, must-revalidate, private), Expires now.
+        add_never_cache_headers(self)
+
+
 class PublicAPIView(APIView):
     """An endpoint for callers without an access token.
 
@@ -89,9 +100,6 @@ class RegisterView(PublicAPIView):
         return Response(RegisterOutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
-# Token responses must not be cached anywhere (RFC 6749, section 5.1): a
-# browser's or a proxy's copy of a token pair would outlive a logout.
-@method_decorator(never_cache, name="dispatch")
 class LoginView(PublicAPIView):
     """Exchange a username and password for an access/refresh token pair.
 
@@ -112,7 +120,7 @@ class LoginView(PublicAPIView):
         serializer = LoginInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         login = services.user_login(**serializer.validated_data)
-        return Response(_login_output(login))
+        return TokenResponse(_login_output(login))
 
 
 def _login_output(login: services.LoginResult) -> Any:
@@ -127,7 +135,6 @@ def _login_output(login: services.LoginResult) -> Any:
     return LoginOutputSerializer(data).data
 
 
-@method_decorator(never_cache, name="dispatch")
 class RefreshView(PublicAPIView):
     """Exchange a refresh token for a new pair. The old refresh token stops working."""
 
@@ -141,13 +148,13 @@ class RefreshView(PublicAPIView):
         serializer = RefreshInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         pair = services.token_refresh(refresh=serializer.validated_data["refresh"])
-        return Response(TokenPairSerializer(pair).data)
+        return TokenResponse(TokenPairSerializer(pair).data)
 
 
 class LogoutView(APIView):
-    """End a session: the given refresh token (one of the caller's) and every
-    refresh token rotated from the same log-in stop working. The access token
-    lives until it expires; to end everything at once, use logout-all."""
+    """End a session: the given refresh token (one of the caller's), every
+    refresh token rotated from the same log-in, and their access tokens stop
+    working at once. To end every session, use logout-all."""
 
     @extend_schema(
         tags=[TAG],
@@ -199,7 +206,7 @@ class PasswordChangeView(APIView):
         serializer = PasswordChangeInputSerializer(data=request.data, context={"user": user})
         serializer.is_valid(raise_exception=True)
         login = services.user_password_change(user=user, **serializer.validated_data)
-        return Response(_login_output(login))
+        return TokenResponse(_login_output(login))
 
 
 class MeView(APIView):

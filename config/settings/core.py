@@ -18,13 +18,15 @@ if not ALLOWED_HOSTS:
     ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin, with its log-in within the API's log-in limits.
+    "users.apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "corsheaders",
+    "csp",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
@@ -39,6 +41,9 @@ MIDDLEWARE = [
     # Outermost: every response gets the security headers, CORS preflights
     # answered by the next one included.
     "django.middleware.security.SecurityMiddleware",
+    # A Content-Security-Policy on every response (the API's strict, the
+    # pages' their own: api/csp.py), the answers of those below included.
+    "api.csp.ContentSecurityPolicyMiddleware",
     # Before anything that answers on its own (WhiteNoise, CommonMiddleware),
     # so those answers carry CORS headers too.
     "corsheaders.middleware.CorsMiddleware",
@@ -77,6 +82,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # CSP_NONCE: this response's nonce, for a page's own script or style.
+                "csp.context_processors.nonce",
             ],
         },
     },

@@ -1,5 +1,7 @@
-"""HTTPS and cookies, browser clients (CORS), and how passwords are hashed and
-checked. docs/security.md says what each protects."""
+"""HTTPS and cookies, what browsers may load (CSP) and who may call (CORS), and
+how passwords are hashed and checked. docs/security.md says what each protects."""
+
+from csp.constants import NONCE, NONE, SELF
 
 from config.settings.environment import DEBUG, env
 
@@ -24,6 +26,34 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # Load balancers probe health over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+
+# --- Content-Security-Policy --------------------------------------------------
+
+# Every response of the API: JSON, which loads nothing and is framed nowhere.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [NONE],
+        "frame-ancestors": [NONE],
+    },
+}
+# The admin, Swagger UI and ReDoc (api/csp.py): this site's files only; a
+# script or style written into the page runs only with the response's nonce.
+# Images may be data: URLs (the pages' icons); ReDoc searches in a blob: worker.
+CONTENT_SECURITY_POLICY_PAGES = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "worker-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # --- Browser clients (CORS) ---------------------------------------------------
 

@@ -1,0 +1,73 @@
+"""Ended log-in sessions: ending one, and asking whether one has ended.
+
+Every token of a log-in carries its session id (`sid`). Ending a session
+(log-out, or a spent refresh token presented again) ends all its tokens at
+once: the database records it (RevokedSession: its refresh tokens are refused
+at refresh), and the shared cache holds it for as long as any of its access
+tokens can live, so authentication asks the cache, not the database, on
+every request.
+
+When the cache cannot be reached, nothing that was ended comes back:
+
+- asking falls back to the database (one primary-key query per request,
+  only while the cache is down), so requests go on being served;
+- ending a session that the cache cannot be told about ends every session of
+  the user instead, through the token version the user row carries (see
+  User.end_all_sessions), which needs no cache.
+"""
+
+import logging
+import uuid
+from datetime import timedelta
+
+from django.core.cache import cache
+from django.db import DatabaseError
+from django.utils import timezone
+from redis.exceptions import RedisError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+
+from users.models import RevokedSession, User
+
+logger = logging.getLogger(__name__)
+
+# What a cache that cannot be reached raises: Redis's errors, the database
+# cache's, and sockets'.
+CACHE_FAILURES = (RedisError, DatabaseError, OSError)
+# An access token minted by a refresh that raced the log-out may outlive the
+# revocation by the time that refresh took; a minute covers it.
+_IN_FLIGHT = timedelta(minutes=1)
+
+
+def session_revoke(*, user: User, session: uuid.UUID) -> None:
+    """End a session: its refresh tokens and its access tokens, at once."""
+    # Any refresh token of the session was issued before now, so none
+    # outlives now + its lifetime; after that the row can be purged.
+    expires_at = timezone.now() + jwt_settings.REFRESH_TOKEN_LIFETIME
+    # Two revocations of one session may race: either row will do.
+    RevokedSession.objects.bulk_create(
+        [RevokedSession(sid=session, user=user, expires_at=expires_at)], ignore_conflicts=True
+    )
+    window = jwt_settings.ACCESS_TOKEN_LIFETIME + _IN_FLIGHT
+    try:
+        cache.set(_cache_key(session), True, timeout=int(window.total_seconds()))
+    except CACHE_FAILURES:
+        logger.warning(
+            "Cache unreachable while ending session %s of user %s: ending all their sessions",
+            session,
+            user.pk,
+            exc_info=True,
+        )
+        user.end_all_sessions()
+
+
+def session_is_revoked(session: uuid.UUID) -> bool:
+    """Whether the session has ended, asked of the cache (no query while it answers)."""
+    try:
+        return bool(cache.get(_cache_key(session)))
+    except CACHE_FAILURES:
+        logger.warning("Cache unreachable: checking session %s in the database", session)
+        return RevokedSession.objects.filter(sid=session).exists()
+
+
+def _cache_key(session: uuid.UUID) -> str:
+    return f"revoked-session:{session.hex}"
