@@ -9,6 +9,7 @@ One asyncio loop serves every connection: the benchmark holds hundreds of
 slow replies at once without a thread each.
 
     python -m tests.fake_openai --port 8100 --delay 2   # then AI_BASE_URL=http://127.0.0.1:8100/v1
+    python -m tests.fake_openai --port 8100 --pieces 20 --chunk-delay 1   # a 20-s stream
 """
 
 import argparse
@@ -224,8 +225,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8100)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument(
+        "--chunk-delay", type=float, default=0.0, help="streams: seconds before each piece"
+    )
+    parser.add_argument(
+        "--pieces",
+        type=int,
+        default=None,
+        help="reply with this many words (a stream sends one piece each), whatever was asked",
+    )
     args = parser.parse_args()
-    server = FakeOpenAI(behaviour=Behaviour(delay=args.delay), port=args.port)
+    if args.pieces is not None and args.pieces < 1:
+        parser.error("--pieces must be at least 1")
+    reply = None if args.pieces is None else " ".join(f"w{i}" for i in range(1, args.pieces + 1))
+    behaviour = Behaviour(delay=args.delay, chunk_delay=args.chunk_delay, reply=reply)
+    server = FakeOpenAI(behaviour=behaviour, port=args.port)
     server.start_in_thread()
     print(f"Fake OpenAI server on {server.base_url}", flush=True)
     try:
