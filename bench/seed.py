@@ -1,10 +1,11 @@
 """Seed a benchmark database (run by bench/run.py, inside Django).
 
-usage: python -m bench.seed USERS BALANCE TOKENS_FILE HISTORY_TOKENS_FILE
+usage: python -m bench.seed USERS BALANCE TOKENS_FILE [HISTORY_TOKENS_FILE]
 
 Creates USERS users holding BALANCE tokens (each with its ledger row) and
-writes their access tokens, one per line; then two history users with 1,000
-and 1,000,000 stored exchanges, whose tokens go to HISTORY_TOKENS_FILE.
+writes their access tokens, one per line; then, given HISTORY_TOKENS_FILE,
+two history users with 1,000 and 1,000,000 stored exchanges, whose tokens go
+there.
 """
 
 import sys
@@ -87,12 +88,16 @@ def seed_history(size: int) -> str:
     return str(SessionAccessToken.for_user(user))
 
 
-def main(count: int, balance: int, tokens_file: str, history_file: str) -> None:
+def main(count: int, balance: int, tokens_file: str, history_file: str | None) -> None:
     with open(tokens_file, "w") as out:
         out.write("\n".join(seed_users(count, balance)) + "\n")
+    if history_file is None:
+        return
     with open(history_file, "w") as out:
         out.write("\n".join(seed_history(size) for size in HISTORY_SIZES) + "\n")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4])
+    main(
+        int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else None
+    )
