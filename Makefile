@@ -48,7 +48,7 @@ $(VENV)/.bench-installed: $(INSTALLED) requirements/bench.txt
 	touch $@
 
 .PHONY: bench
-bench: $(VENV)/.bench-installed ## Load test vs the bare reference app; writes docs/benchmarks.md
+bench: $(VENV)/.bench-installed ## Load tests beside the reference apps (BENCH_ARGS="--only streams ..."); writes docs/benchmarks.md
 	@command -v wrk >/dev/null || { echo "Installing wrk"; apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(PY) -m bench.run $(BENCH_ARGS)
 

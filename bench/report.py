@@ -1,5 +1,6 @@
 """Turns a `make bench` run into docs/benchmarks.md and its chart."""
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,83 @@ HISTORY_TARGET = 1.5
 # Many slow chats at once: the median may grow by at most this share of the
 # model's own time.
 SLOW_ADDED_TARGET = 0.10
+# Held streams (issue 11): at 1,200 clients, the median at most 10% and the
+# p95 at most 15% above the model's own time; at 3,000, the p95 within 1.2 x
+# the floor's in the same run and the server within 1.5 GiB; no errors.
+STREAM_MEDIAN_CLIENTS, STREAM_MEDIAN_ADDED_TARGET, STREAM_P95_TARGET = 1_200, 0.10, 1.15
+STREAM_FLOOR_CLIENTS, STREAM_FLOOR_P95_TARGET, STREAM_RSS_TARGET = 3_000, 1.2, 1.5 * 2**30
+
+
+@dataclass
+class Target:
+    target: str
+    database: str
+    measured: str
+    met: bool | None  # None: not measured in this run
+
+
+def stream_targets(streams: list[Any], reply_seconds: float) -> list[Target]:
+    """Issue 11's held-streams targets, for our app on each database."""
+    found = []
+    ours = [r for r in streams if r.app == "ours"]
+    for database in dict.fromkeys(r.database for r in ours):
+        mine = {r.clients: r for r in ours if r.database == database}
+        errors = {c: r.error_count for c, r in mine.items()}
+        found.append(
+            Target(
+                "held streams: no errors",
+                _title(database),
+                ", ".join(f"{n} at {c:,}" for c, n in errors.items()),
+                not any(errors.values()),
+            )
+        )
+        run = mine.get(STREAM_MEDIAN_CLIENTS)
+        at = f"{STREAM_MEDIAN_CLIENTS:,} streams at once"
+        if run is None:
+            found.append(Target(at, _title(database), "not measured in this run", None))
+        else:
+            added = run.p50 / reply_seconds - 1
+            found.append(
+                Target(
+                    f"{at}: median + <= {STREAM_MEDIAN_ADDED_TARGET:.0%}",
+                    _title(database),
+                    f"{run.p50:.1f} s (+{added:.1%})",
+                    added <= STREAM_MEDIAN_ADDED_TARGET,
+                )
+            )
+            found.append(
+                Target(
+                    f"{at}: p95 <= {STREAM_P95_TARGET} x {reply_seconds:g} s",
+                    _title(database),
+                    f"{run.p95:.1f} s = {run.p95 / reply_seconds:.2f} x",
+                    run.p95 <= STREAM_P95_TARGET * reply_seconds,
+                )
+            )
+        run = mine.get(STREAM_FLOOR_CLIENTS)
+        floor = next(
+            (r for r in streams if r.app == "floor" and r.clients == STREAM_FLOOR_CLIENTS), None
+        )
+        at = f"{STREAM_FLOOR_CLIENTS:,} streams at once"
+        if run is None or floor is None:
+            found.append(Target(at, _title(database), "not measured in this run", None))
+            continue
+        found.append(
+            Target(
+                f"{at}: p95 <= {STREAM_FLOOR_P95_TARGET} x the floor's",
+                _title(database),
+                f"{run.p95:.1f} s vs {floor.p95:.1f} s = {run.p95 / floor.p95:.2f} x",
+                run.p95 <= STREAM_FLOOR_P95_TARGET * floor.p95,
+            )
+        )
+        found.append(
+            Target(
+                f"{at}: server RSS <= {STREAM_RSS_TARGET / 2**30:g} GiB",
+                _title(database),
+                f"{run.rss_peak / 2**20:,.0f} MiB at its peak",
+                run.rss_peak <= STREAM_RSS_TARGET,
+            )
+        )
+    return found
 
 
 def render(
@@ -17,12 +95,13 @@ def render(
     history: dict[str, dict[int, Any]],
     slow: dict[str, list[Any]],
     slow_reply_ms: float,
+    streams: list[Any],
+    stream_reply_seconds: float,
     billing: dict[str, dict[str, Any]],
     failures: list[str],
     chart: Path,
     setup: dict[str, str],
 ) -> str:
-    _chart(runs, chart)
     lines = [
         "# Benchmarks",
         "",
@@ -31,25 +110,83 @@ def render(
         "",
         *(f"- **{key}**: {value}" for key, value in setup.items()),
         "",
-        "*ours* is this project under `make serve`'s gunicorn configuration file",
-        "(config/gunicorn.py, access log off), with the worker and thread counts above;",
-        "*bare* is ../shared/bench/limit_app.py, the same SQL and JWT check with no",
-        "framework, under the same gunicorn worker and thread counts in the same run.",
-        "Ratio = ours / bare throughput.",
-        "",
-        f"![Throughput, ours and bare]({chart.name})",
-        "",
+    ]
+    if runs:
+        _chart(runs, chart)
+        lines += [
+            "*ours* is this project under `make serve`'s gunicorn configuration file",
+            "(config/gunicorn.py, access log off), with the worker and thread counts above;",
+            "*bare* is ../shared/bench/limit_app.py, the same SQL and JWT check with no",
+            "framework, under the same gunicorn worker and thread counts in the same run.",
+            "Ratio = ours / bare throughput.",
+            "",
+            f"![Throughput, ours and bare]({chart.name})",
+            "",
+        ]
+    lines += [
         "## Targets",
         "",
         "| Target | Database | Measured | Met |",
         "| --- | --- | --- | --- |",
         *_targets(runs, history, billing, failures),
         *_slow_targets(slow, slow_reply_ms),
+        *(
+            f"| {t.target} | {t.database} | {t.measured} "
+            f"| {'n/a' if t.met is None else _met(t.met)} |"
+            for t in stream_targets(streams, stream_reply_seconds)
+        ),
         "",
     ]
     for database in dict.fromkeys(r.database for r in runs):
         lines += [f"## {_title(database)}", "", *_table(runs, database), ""]
+    if history:
+        lines += _history(history)
+    if slow:
+        lines += _slow(slow, slow_reply_ms)
+    if streams:
+        lines += _streams(streams, stream_reply_seconds)
     lines += [
+        "## Billing after the run",
+        "",
+        "Every chat the benchmark sent, checked in the database afterwards.",
+        "",
+        "| Database | chats answered (wrk's 201s, warm-ups included; streams read to `done`) "
+        "| exchanges stored | ledger charges | refunds | tokens charged, less refunds "
+        "| tokens gone from balances | every ledger = balance |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for database, b in billing.items():
+        lines.append(
+            f"| {_title(database)} | {b['successful_chats']:,} | {b['exchanges']:,} "
+            f"| {b['charges']:,} | {b['refunds']:,} "
+            f"| {b['tokens_charged'] - b['tokens_refunded']:,} | {b['tokens_spent']:,} "
+            f"| {'yes' if b['ledgers_match'] else 'NO'} |"
+        )
+    lines += [
+        "",
+        "Tokens charged less refunds, tokens gone from balances and 100 x exchanges must",
+        "agree exactly, with no reservation left pending. wrk stops reading at each run's",
+        "deadline, when up to one request per connection is still in flight (answered and",
+        "charged, but not counted), and a streamed chat that broke may have been charged",
+        "for what it was sent, so the database may hold up to that many more exchanges",
+        "than were counted, never fewer; the run checks it. Every streamed chat read to",
+        "`done` must be stored complete and charged once:",
+        "",
+        *(
+            f"- {_title(database)}: {b['streamed_done_charged_once']:,} of "
+            f"{b['streamed_done']:,} are."
+            for database, b in billing.items()
+            if "streamed_done" in b
+        ),
+        "",
+    ]
+    if failures:
+        lines += ["## Problems in this run", "", *(f"- {f}" for f in failures), ""]
+    return "\n".join(lines)
+
+
+def _history(history: dict[str, dict[int, Any]]) -> list[str]:
+    lines = [
         "## History page at 1,000 and 1,000,000 stored exchanges",
         "",
         "First page of `GET /api/v1/chats/` for a user with 1,000 and one with 1,000,000",
@@ -64,8 +201,11 @@ def render(
                 f"| {_title(database)} | {size:,} | {run.rps:,.0f} | {run.p50_ms:.2f} "
                 f"| {run.p95_ms:.2f} | {run.p99_ms:.2f} |"
             )
-    lines += [
-        "",
+    return [*lines, ""]
+
+
+def _slow(slow: dict[str, list[Any]], slow_reply_ms: float) -> list[str]:
+    lines = [
         "## Many slow chats at once",
         "",
         "`POST /api/v1/chat/` with AI_PROVIDER=openai against tests/fake_openai.py, which",
@@ -83,33 +223,66 @@ def render(
             f"| {run.p50_ms:,.0f} | {run.p95_ms:,.0f} | {run.p99_ms:,.0f} | {added:.1%} "
             f"| {run.non_2xx + run.socket_errors} |"
         )
-    lines += [
+    return [*lines, ""]
+
+
+def _streams(streams: list[Any], reply_seconds: float) -> list[str]:
+    seconds = streams[0].seconds
+    lines = [
+        "## Held streams",
         "",
-        "## Billing after the run",
+        f'Clients loop streamed chats (`"stream": true`, read to `done`) for {seconds:g} s, all',
+        f"started at once, against tests/fake_openai.py streaming each reply in {reply_seconds:g}",
+        "pieces, one a second; a chat started before the time is up is read to its end. The",
+        "load generator is bench/streams.py (aiohttp, one process on the same machine).",
+        "chats/s = chats read to `done` / the time until the last one ended; added = median",
+        f"/ {reply_seconds:g} s - 1. Errors: a status other than 200, an `error` event, a broken",
+        "or timed-out connection, a stream with no `done` or with pieces missing.",
         "",
-        "Every chat the benchmark sent, checked in the database afterwards.",
+        "- *ours*: this project under `make serve`'s configuration (config/gunicorn.py,",
+        "  WEB_CONCURRENCY unset, access log off), AI_PROVIDER=openai on the fake model.",
+        "- *floor*: ../shared/bench/limit_streams.py under uvicorn, 2 workers, relaying",
+        "  the same model's stream with aiohttp: no authentication, database or billing.",
+        "  It has no database, so it runs once per client count and is shown in each table.",
+        "- *gthread*: this project as `make serve` served it before ASGI: gunicorn's",
+        "  gthread worker, 5 workers x 128 threads, 160 connections each (config/wsgi.py),",
+        "  every chat holding a thread; under WSGI the events arrive together at the end.",
         "",
-        "| Database | chats answered 201 (wrk, warm-ups included) | exchanges stored "
-        "| ledger charges | tokens charged | tokens gone from balances | every ledger = balance |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        "Server RSS is summed over the server's processes (master and workers), sampled",
+        "every second: at the start, at its peak and after the last chat. CPU is their",
+        "user + system seconds over the run.",
+        "",
     ]
-    for database, b in billing.items():
-        lines.append(
-            f"| {_title(database)} | {b['successful_chats']:,} | {b['exchanges']:,} "
-            f"| {b['charges']:,} | {b['tokens_charged']:,} | {b['tokens_spent']:,} "
-            f"| {'yes' if b['ledgers_match'] else 'NO'} |"
-        )
-    lines += [
-        "",
-        "Tokens charged, tokens gone from balances and 100 x exchanges must agree exactly.",
-        "wrk stops reading at each run's deadline, when up to one request per connection",
-        "is still in flight (answered and charged, but not counted), so the database may",
-        "hold up to that many more exchanges than wrk counted, never fewer; the run checks it.",
-        "",
-    ]
-    if failures:
-        lines += ["## Problems in this run", "", *(f"- {f}" for f in failures), ""]
-    return "\n".join(lines)
+    floor = [r for r in streams if r.app == "floor"]
+    for database in dict.fromkeys(r.database for r in streams if r.app != "floor"):
+        lines += [
+            f"### {_title(database)}",
+            "",
+            "| Clients | Server (processes) | chats done | chats/s | median s (added) | p95 s "
+            "| p99 s | errors | RSS MiB start / peak / after | CPU s |",
+            "| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
+        ]
+        mine = [r for r in streams if r.database == database]
+        for clients in dict.fromkeys(r.clients for r in [*mine, *floor]):
+            for app in ("ours", "floor", "gthread"):
+                for run in (r for r in [*mine, *floor] if (r.app, r.clients) == (app, clients)):
+                    lines.append(_stream_row(run, reply_seconds))
+        lines.append("")
+    return lines
+
+
+def _stream_row(run: Any, reply_seconds: float) -> str:
+    errors = f"{run.error_count:,}"
+    if run.errors:
+        kinds = sorted(run.errors.items(), key=lambda kind: -kind[1])
+        errors += " (" + "; ".join(f"{kind}: {n:,}" for kind, n in kinds) + ")"
+    mib = [f"{b / 2**20:,.0f}" for b in (run.rss_start, run.rss_peak, run.rss_end)]
+    return (
+        f"| {run.clients:,} | {run.app} ({run.processes}) | {run.done:,} "
+        f"| {run.chats_per_second:,.1f} | {run.p50:.1f} ({run.p50 / reply_seconds - 1:+.1%}) "
+        f"| {run.p95:.1f} | {run.p99:.1f} "
+        f"| {errors} | {' / '.join(mib)} | {run.cpu_seconds:,.0f} |"
+    )
 
 
 def _targets(
@@ -145,8 +318,11 @@ def _targets(
             f"| {large.p50_ms:.2f} ms vs {small.p50_ms:.2f} ms = {growth:.2f} x "
             f"| {_met(growth <= HISTORY_TARGET)} |"
         )
-    errors = sum(r.non_2xx + r.socket_errors for r in runs)
-    rows.append(f"| no errors, no 5xx | all | {errors} non-2xx responses | {_met(errors == 0)} |")
+    if runs:
+        errors = sum(r.non_2xx + r.socket_errors for r in runs)
+        rows.append(
+            f"| no errors, no 5xx (wrk) | all | {errors} non-2xx responses | {_met(errors == 0)} |"
+        )
     billing_ok = not any("mismatch" in f for f in failures)
     rows.append(
         f"| zero billing mismatches | all | see below | {_met(billing_ok and bool(billing))} |"
