@@ -44,6 +44,9 @@ bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 # gunicorn's own wait for a stopping worker: uvicorn's, and time to exit.
 graceful_timeout = math.ceil(CHAT_SECONDS) + 10
+# Connections waiting to be accepted: thousands of clients may connect at
+# once (gunicorn's default, 2048, drops the rest to a retry seconds later).
+backlog = 4096
 # Keep-alive lets a load balancer or client reuse connections.
 keepalive = 5
 accesslog = os.environ.get("ACCESS_LOG", "-") or None
