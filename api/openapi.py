@@ -4,17 +4,28 @@ from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAuto
 from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ServerErrorEnum
 from rest_framework import serializers
 
+from api.pagination import PAGE_SIZE_ERROR_CODES, CursorPagination
+
 BODYLESS_METHODS = {"GET", "HEAD", "DELETE", "OPTIONS"}
 
 
 class AutoSchema(StandardizedErrorsAutoSchema):
-    """drf-standardized-errors' schema, without body errors on operations that read no body.
+    """drf-standardized-errors' schema, adjusted for this API.
 
-    Its defaults document a parse error and a 415 on every operation; ours
-    only read a body on POST, and only when they declare one (DRF parses the
-    body when a view reads it, so a POST without one never answers 400 or 415
-    for it).
+    - No body errors on operations that read no body. Its defaults document
+      a parse error and a 415 on every operation; ours only read a body on
+      POST, and only when they declare one (DRF parses the body when a view
+      reads it, so a POST without one never answers 400 or 415 for it).
+    - A list's 400 names `page_size` with its codes (api/pagination.py).
     """
+
+    def _get_extra_validation_errors(self) -> dict[str, set[str]]:
+        errors: dict[str, set[str]] = super()._get_extra_validation_errors()
+        paginator = self._get_paginator()  # type: ignore[no-untyped-call]
+        paginated = isinstance(paginator, CursorPagination) and self._is_list_view()
+        if self.method == "GET" and paginated:
+            errors.setdefault("page_size", set()).update(PAGE_SIZE_ERROR_CODES)
+        return errors
 
     def _reads_a_body(self) -> bool:
         return self.method not in BODYLESS_METHODS and self.get_request_serializer() is not None

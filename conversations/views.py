@@ -4,7 +4,6 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.http.response import HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from drf_standardized_errors.openapi_serializers import ValidationErrorResponseSerializer
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import generics, status
 from rest_framework.request import Request
@@ -185,24 +184,17 @@ class ConversationDetailView(generics.RetrieveDestroyAPIView[Conversation]):
         conversation_delete(conversation=instance)
 
 
-@extend_schema(
-    tags=["chat"],
-    summary="Chat history",
-    parameters=[ExchangeListFilterSerializer],
-    responses={
-        200: ExchangeSerializer(many=True),
-        400: OpenApiResponse(
-            ValidationErrorResponseSerializer, description="`conversation` is not a valid id."
-        ),
-    },
-)
+@extend_schema(tags=["chat"], summary="Chat history", parameters=[ExchangeListFilterSerializer])
+@extend_validation_errors(["invalid"], field_name="conversation", methods=["get"])
 class ExchangeListView(generics.ListAPIView[Exchange]):
     """The caller's exchanges, newest first; `?conversation=<id>` narrows to one."""
 
     serializer_class = ExchangeSerializer
 
     def get_queryset(self) -> QuerySet[Exchange]:
-        filters = ExchangeListFilterSerializer(data=self.request.query_params)
+        # A plain dict: from a QueryDict, DRF would read `?conversation=` as
+        # leaving the filter out.
+        filters = ExchangeListFilterSerializer(data=self.request.query_params.dict())
         filters.is_valid(raise_exception=True)
         return selectors.exchange_list(
             user=authenticated_user(self.request),

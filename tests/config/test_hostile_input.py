@@ -272,6 +272,7 @@ def test_a_forged_refresh_token_is_401(api_client, victim, kind):
 # --- reads: cursors, page sizes, path ids ----------------------------------------
 
 LISTS = ["conversation-list", "exchange-list", "transaction-list"]
+PAGE_KEYS = {"next", "previous", "next_cursor", "previous_cursor", "results"}
 
 
 def cursor(query: bytes) -> str:
@@ -306,16 +307,42 @@ def test_a_huge_offset_or_empty_cursor_is_an_ordinary_page(client_for, name, val
     response = client_for("chat").get(reverse(name), {"cursor": value})
 
     assert response.status_code == HTTPStatus.OK
-    assert set(response.json()) == {"next", "previous", "results"}
+    assert set(response.json()) == PAGE_KEYS
 
 
 @pytest.mark.parametrize("name", LISTS)
-@pytest.mark.parametrize("page_size", ["-1", "0", "10" * 30, "abc", "1.5", "\x00"])
-def test_an_odd_page_size_falls_back_to_a_page(client_for, name, page_size):
+@pytest.mark.parametrize(
+    ("page_size", "code"),
+    [
+        ("-1", "min_value"),
+        ("0", "min_value"),
+        ("101", "max_value"),
+        ("10" * 30, "max_value"),
+        ("9" * 1001, "max_string_length"),
+        ("abc", "invalid"),
+        ("null", "invalid"),
+        ("", "invalid"),
+        ("1.5", "invalid"),
+        ("1.0", "invalid"),
+        (" 5", "invalid"),
+        ("\uff15", "invalid"),  # a fullwidth 5: int() reads it, the schema does not
+        ("\x00", "invalid"),
+    ],
+)
+def test_a_page_size_the_schema_refuses_is_a_400_naming_it(client_for, name, page_size, code):
+    response = client_for("chat").get(reverse(name), {"page_size": page_size})
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert error_codes(response) == [("page_size", code)]
+
+
+@pytest.mark.parametrize("name", LISTS)
+@pytest.mark.parametrize("page_size", ["1", "100", "007"])
+def test_a_page_size_from_1_to_100_is_a_page(client_for, name, page_size):
     response = client_for("chat").get(reverse(name), {"page_size": page_size})
 
     assert response.status_code == HTTPStatus.OK
-    assert set(response.json()) == {"next", "previous", "results"}
+    assert set(response.json()) == PAGE_KEYS
 
 
 @pytest.mark.parametrize(

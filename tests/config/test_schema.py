@@ -139,3 +139,37 @@ def test_codes_raised_outside_the_fields_are_documented(generated, component, co
     schemas = yaml.safe_load(generated)["components"]["schemas"]
 
     assert codes <= set(schemas[component]["properties"]["code"]["enum"])
+
+
+def test_lists_give_bare_cursors_and_take_them(generated):
+    schema = yaml.safe_load(generated)
+    lists = [
+        (path, item["get"])
+        for path, item in schema["paths"].items()
+        if "get" in item and "cursor" in {p["name"] for p in item["get"].get("parameters", [])}
+    ]
+
+    assert {path for path, _ in lists} == {
+        "/api/v1/conversations/",
+        "/api/v1/chats/",
+        "/api/v1/transactions/",
+        "/api/v1/users/",
+    }
+    for path, operation in lists:
+        page = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        body = schema["components"]["schemas"][page.rsplit("/", 1)[1]]
+        for member in ("next", "previous", "next_cursor", "previous_cursor"):
+            assert body["properties"][member]["nullable"] is True, (path, member)
+        assert set(body["required"]) == {
+            "next",
+            "previous",
+            "next_cursor",
+            "previous_cursor",
+            "results",
+        }, path
+        [size] = [p for p in operation["parameters"] if p["name"] == "page_size"]
+        assert size["schema"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
+        errors = operation["responses"]["400"]["content"]["application/json"]["schema"]["$ref"]
+        component = errors.rsplit("/", 1)[1].replace("ErrorResponse400", "PageSizeErrorComponent")
+        codes = schema["components"]["schemas"][component]["properties"]["code"]["enum"]
+        assert set(codes) == {"invalid", "min_value", "max_value", "max_string_length"}, path

@@ -1,5 +1,6 @@
 import uuid
 from http import HTTPStatus
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import connection
@@ -284,7 +285,7 @@ def test_conversations_list_most_recently_active_first(auth_client):
 
     assert response.status_code == HTTPStatus.OK
     body = response.json()
-    assert set(body) == {"next", "previous", "results"}
+    assert set(body) == {"next", "previous", "next_cursor", "previous_cursor", "results"}
     assert [c["id"] for c in body["results"]] == [old, new]
     assert body["results"][0]["title"] == "old"
     assert set(body["results"][0]) == {"id", "title", "created_at", "updated_at"}
@@ -366,8 +367,10 @@ def test_chats_filter_by_conversation(auth_client):
     assert [e["message"] for e in response.json()["results"]] == ["one"]
 
 
-def test_chats_filter_with_a_malformed_conversation_is_400(auth_client):
-    response = auth_client.get(reverse("exchange-list"), {"conversation": "nope"})
+@pytest.mark.parametrize("conversation", ["nope", ""])
+def test_chats_filter_with_a_malformed_conversation_is_400(auth_client, conversation):
+    # An empty one too: the schema's uuid format refuses it, so must we.
+    response = auth_client.get(reverse("exchange-list"), {"conversation": conversation})
 
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert error_codes(response) == [("conversation", "invalid")]
@@ -425,6 +428,28 @@ def test_cursor_pages_walk_the_whole_history_without_gaps(auth_client, user):
         url = page["next"]
 
     assert seen == [str(pk) for pk in reversed(created)]
+
+
+def test_the_bare_cursors_walk_the_history_both_ways(auth_client, user):
+    conversation = ConversationFactory(user=user)
+    created = [str(ExchangeFactory(conversation=conversation).pk) for _ in range(5)][::-1]
+    url = reverse("exchange-list")
+
+    pages = [auth_client.get(url, {"page_size": 2}).json()]
+    while pages[-1]["next_cursor"] is not None:
+        pages.append(
+            auth_client.get(url, {"page_size": 2, "cursor": pages[-1]["next_cursor"]}).json()
+        )
+    back = auth_client.get(url, {"page_size": 2, "cursor": pages[-1]["previous_cursor"]}).json()
+
+    assert [e["id"] for page in pages for e in page["results"]] == created
+    assert [page["previous_cursor"] is None for page in pages] == [True, False, False]
+    for page in pages:
+        # The bare cursor is the one in the URL, for clients that take `cursor=`.
+        for link, bare in (("next", "next_cursor"), ("previous", "previous_cursor")):
+            query = parse_qs(urlsplit(page[link]).query) if page[link] else {"cursor": [None]}
+            assert query["cursor"] == [page[bare]]
+    assert back["results"] == pages[1]["results"]
 
 
 @pytest.mark.parametrize("name", ["conversation-list", "exchange-list", "transaction-list"])

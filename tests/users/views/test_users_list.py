@@ -24,7 +24,7 @@ def test_staff_list_every_user_newest_first(staff_client):
 
     assert response.status_code == HTTPStatus.OK
     body = response.json()
-    assert set(body) == {"next", "previous", "results"}
+    assert set(body) == {"next", "previous", "next_cursor", "previous_cursor", "results"}
     assert body["next"] is None
     assert body["previous"] is None
     staff = User.objects.get(username="staff")
