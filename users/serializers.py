@@ -88,13 +88,15 @@ class LoginInputSerializer(serializers.Serializer):
 
 
 class TokenPairSerializer(serializers.Serializer):
+    """What log-in, refresh and password change return: a new pair."""
+
     access = serializers.CharField(help_text="Send as `Authorization: Bearer <access>`.")
     refresh = serializers.CharField(help_text="Exchange at /auth/refresh/ for a new pair.")
+    token_type = serializers.CharField(help_text='Always "Bearer".')
+    expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")
 
 
 class LoginOutputSerializer(TokenPairSerializer):
-    token_type = serializers.CharField(help_text='Always "Bearer".')
-    expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")
     user = UserSummarySerializer()
 
 

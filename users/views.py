@@ -124,19 +124,23 @@ class LoginView(PublicAPIView):
 
 
 def _login_output(login: services.LoginResult) -> Any:
+    pair = _token_pair(access=login.access, refresh=str(login.refresh))
+    return LoginOutputSerializer({**pair, "user": login.user}).data
+
+
+def _token_pair(*, access: str, refresh: str) -> dict[str, Any]:
     lifetime = jwt_settings.ACCESS_TOKEN_LIFETIME
-    data = {
-        "access": login.access,
-        "refresh": str(login.refresh),
+    return {
+        "access": access,
+        "refresh": refresh,
         "token_type": "Bearer",
         "expires_in": int(lifetime.total_seconds()),
-        "user": login.user,
     }
-    return LoginOutputSerializer(data).data
 
 
 class RefreshView(PublicAPIView):
-    """Exchange a refresh token for a new pair. The old refresh token stops working."""
+    """Exchange a refresh token for a new pair (with `token_type` and `expires_in`,
+    as log-in gives). The old refresh token stops working."""
 
     @extend_schema(
         tags=[TAG],
@@ -148,7 +152,7 @@ class RefreshView(PublicAPIView):
         serializer = RefreshInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         pair = services.token_refresh(refresh=serializer.validated_data["refresh"])
-        return TokenResponse(TokenPairSerializer(pair).data)
+        return TokenResponse(TokenPairSerializer(_token_pair(**pair)).data)
 
 
 class LogoutView(APIView):

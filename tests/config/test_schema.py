@@ -173,3 +173,15 @@ def test_lists_give_bare_cursors_and_take_them(generated):
         component = errors.rsplit("/", 1)[1].replace("ErrorResponse400", "PageSizeErrorComponent")
         codes = schema["components"]["schemas"][component]["properties"]["code"]["enum"]
         assert set(codes) == {"invalid", "min_value", "max_value", "max_string_length"}, path
+
+
+def test_refresh_answers_token_type_and_expires_in_like_log_in(generated):
+    schema = yaml.safe_load(generated)
+    refresh = schema["paths"]["/api/v1/auth/refresh/"]["post"]["responses"]["200"]
+    pair = schema["components"]["schemas"][
+        refresh["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    ]
+    login = schema["components"]["schemas"]["LoginOutput"]
+
+    assert {"token_type", "expires_in"} <= set(pair["required"])
+    assert set(pair["properties"]) == set(login["properties"]) - {"user"}

@@ -22,7 +22,8 @@ def test_refresh_returns_a_new_pair(api_client, user):
 
     assert response.status_code == HTTPStatus.OK
     body = response.json()
-    assert set(body) == {"access", "refresh"}
+    assert set(body) == {"access", "refresh", "token_type", "expires_in"}
+    assert (body["token_type"], body["expires_in"]) == ("Bearer", 300)
     assert body["refresh"] != old
     assert AccessToken(body["access"])["user_id"] == str(user.pk)
     assert refresh_ok(api_client, body["refresh"])
