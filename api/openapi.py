@@ -1,5 +1,7 @@
 """OpenAPI pieces shared by the apps: the schema class and error shapes."""
 
+from typing import Any
+
 from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAutoSchema
 from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ServerErrorEnum
 from rest_framework import serializers
@@ -10,14 +12,23 @@ BODYLESS_METHODS = {"GET", "HEAD", "DELETE", "OPTIONS"}
 
 
 class AutoSchema(StandardizedErrorsAutoSchema):
-    """drf-standardized-errors' schema, adjusted for this API.
+    """drf-standardized-errors' schema, adjusted for this API and for client generators.
 
     - No body errors on operations that read no body. Its defaults document
       a parse error and a 415 on every operation; ours only read a body on
       POST, and only when they declare one (DRF parses the body when a view
       reads it, so a POST without one never answers 400 or 415 for it).
     - A list's 400 names `page_size` with its codes (api/pagination.py).
+    - `security: []` on public operations, not drf-spectacular's `[{}]`
+      ("no credentials, optionally"), which generators read as "needs
+      authentication".
     """
+
+    def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        operation: dict[str, Any] | None = super().get_operation(*args, **kwargs)
+        if operation is not None and operation.get("security") == [{}]:
+            operation["security"] = []
+        return operation
 
     def _get_extra_validation_errors(self) -> dict[str, set[str]]:
         errors: dict[str, set[str]] = super()._get_extra_validation_errors()
