@@ -1,7 +1,15 @@
-"""OpenAPI pieces shared by the apps: the schema class and error shapes."""
+"""OpenAPI pieces shared by the apps: the schema class, error shapes, server-sent events.
+
+The schema is read by client generators as much as by people, so it says
+things the way generators read them: an operation anyone may call has no
+security requirement at all, and an event stream is a string body (the
+events are documented beside it, see `AutoSchema._get_response_for_code`).
+"""
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAutoSchema
 from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ServerErrorEnum
 from rest_framework import serializers
@@ -9,6 +17,17 @@ from rest_framework import serializers
 from api.pagination import PAGE_SIZE_ERROR_CODES, CursorPagination
 
 BODYLESS_METHODS = {"GET", "HEAD", "DELETE", "OPTIONS"}
+EVENT_STREAM = "text/event-stream"
+# OpenAPI 3.2's name for the schema of each item of a streamed body; 3.0
+# has no such field, so it travels as an extension (tests/fuzz reads it).
+ITEM_SCHEMA = "x-itemSchema"
+EVENT_STREAM_BODY = {
+    "type": "string",
+    "description": (
+        "The raw `text/event-stream` body: events of `event:` and `data:` lines, each "
+        "one described by this media type's `x-itemSchema`."
+    ),
+}
 
 
 class AutoSchema(StandardizedErrorsAutoSchema):
@@ -22,6 +41,8 @@ class AutoSchema(StandardizedErrorsAutoSchema):
     - `security: []` on public operations, not drf-spectacular's `[{}]`
       ("no credentials, optionally"), which generators read as "needs
       authentication".
+    - An event stream's body is a string (what a client gets to read); the
+      schema its events follow moves to `x-itemSchema`.
     """
 
     def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
@@ -29,6 +50,22 @@ class AutoSchema(StandardizedErrorsAutoSchema):
         if operation is not None and operation.get("security") == [{}]:
             operation["security"] = []
         return operation
+
+    def _get_response_for_code(
+        self,
+        serializer: Any,
+        status_code: str,
+        media_types: Any = None,
+        direction: Any = "response",
+    ) -> dict[str, Any]:
+        response: dict[str, Any] = super()._get_response_for_code(  # type: ignore[no-untyped-call]
+            serializer, status_code, media_types, direction
+        )
+        stream = response.get("content", {}).get(EVENT_STREAM)
+        if stream is not None and "schema" in stream:
+            stream[ITEM_SCHEMA] = stream.pop("schema")
+            stream["schema"] = dict(EVENT_STREAM_BODY)
+        return response
 
     def _get_extra_validation_errors(self) -> dict[str, set[str]]:
         errors: dict[str, set[str]] = super()._get_extra_validation_errors()
@@ -51,8 +88,14 @@ class AutoSchema(StandardizedErrorsAutoSchema):
 def _error_response(status: int, codes: list[str], name: str = "") -> type[serializers.Serializer]:
     """The error body for a status whose errors carry one of `codes`."""
     kinds = ServerErrorEnum if status >= 500 else ClientErrorEnum
+    return error_body(f"{status}{name}", codes, kinds.choices)
+
+
+def error_body(name: str, codes: list[str], kinds: Any) -> type[serializers.Serializer]:
+    """The error format, `{type, errors: [{code, detail, attr}]}`, as components
+    `ErrorResponse<name>` and `Error<name>`, for errors carrying one of `codes`."""
     error = type(
-        f"Error{status}{name}Serializer",
+        f"Error{name}Serializer",
         (serializers.Serializer,),
         {
             "code": serializers.ChoiceField(choices=codes),
@@ -61,10 +104,10 @@ def _error_response(status: int, codes: list[str], name: str = "") -> type[seria
         },
     )
     return type(
-        f"ErrorResponse{status}{name}Serializer",
+        f"ErrorResponse{name}Serializer",
         (serializers.Serializer,),
         {
-            "type": serializers.ChoiceField(choices=kinds.choices),
+            "type": serializers.ChoiceField(choices=kinds),
             "errors": error(many=True),
         },
     )
@@ -81,3 +124,69 @@ ErrorResponse504Serializer = _error_response(504, ["provider_timeout"])
 ErrorResponse401Serializer = _error_response(401, ["not_authenticated", "token_not_valid"])
 ErrorResponse401LoginSerializer = _error_response(401, ["invalid_credentials"], "Login")
 ErrorResponse401TokenSerializer = _error_response(401, ["token_not_valid"], "Token")
+
+
+# --- Server-sent events -----------------------------------------------------
+
+
+class EventNameField(serializers.CharField):
+    """A server-sent event's `event` line, always `name`. For the schema only."""
+
+    def __init__(self, *, name: str, **kwargs: Any) -> None:
+        self.name = name
+        super().__init__(**kwargs)
+
+
+class EventDataField(serializers.CharField):
+    """A server-sent event's `data` line: JSON shaped like `payload`. For the schema only."""
+
+    def __init__(self, *, payload: type[serializers.Serializer], **kwargs: Any) -> None:
+        self.payload = payload
+        super().__init__(**kwargs)
+
+
+# drf-spectacular's extension base is untyped; subclassing it registers one.
+class EventNameFieldExtension(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]
+    target_class = EventNameField
+
+    def map_serializer_field(self, auto_schema: SpectacularAutoSchema, direction: Any) -> Any:
+        return {"type": "string", "enum": [self.target.name]}
+
+
+class EventDataFieldExtension(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]
+    """A string (an event's data is text), its JSON's schema a named component.
+
+    JSON Schema's `contentMediaType` and `contentSchema` say that, but
+    OpenAPI 3.0 has neither, so they travel as extensions (tests/fuzz
+    checks each event's data against them).
+    """
+
+    target_class = EventDataField
+
+    def map_serializer_field(self, auto_schema: SpectacularAutoSchema, direction: Any) -> Any:
+        payload = auto_schema.resolve_serializer(self.target.payload, direction)
+        return {
+            "type": "string",
+            "x-contentMediaType": "application/json",
+            "x-contentSchema": payload.ref,
+        }
+
+
+def server_sent_event(
+    prefix: str, name: str, payload: type[serializers.Serializer], description: str
+) -> type[serializers.Serializer]:
+    """The schema of one kind of server-sent event: `event: <name>`, then
+    `data: <payload as JSON>`. Named `<prefix><Name>Event` in the schema."""
+
+    def get_fields(self: serializers.Serializer) -> dict[str, serializers.Field]:
+        # Built here because a field named "data" would hide Serializer.data.
+        return {
+            "event": EventNameField(name=name),
+            "data": EventDataField(payload=payload, help_text=description),
+        }
+
+    return type(
+        f"{prefix}{name.capitalize()}EventSerializer",
+        (serializers.Serializer,),
+        {"get_fields": get_fields, "__doc__": f"`event: {name}`: {description}"},
+    )

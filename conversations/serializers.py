@@ -1,9 +1,12 @@
 """Request and response shapes of the chat endpoints."""
 
 from django.conf import settings
+from drf_spectacular.utils import PolymorphicProxySerializer
+from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ServerErrorEnum
 from rest_framework import serializers
 
 from api.fields import StrictBooleanField, StrictCharField, StrictUUIDField
+from api.openapi import error_body, server_sent_event
 from conversations.exceptions import MESSAGE_REQUIRED
 from conversations.models import Conversation, Exchange
 from users.models import TokenTransaction
@@ -112,21 +115,50 @@ class TokenTransactionSerializer(serializers.ModelSerializer[TokenTransaction]):
         read_only_fields = fields
 
 
-STREAM_EVENTS = ["start", "delta", "done", "error"]
+class ChatStreamStartSerializer(serializers.Serializer):
+    id = serializers.UUIDField(help_text="The exchange this reply will be kept as.")
+    conversation = serializers.UUIDField()
 
 
-class ChatStreamEventSerializer(serializers.Serializer):
-    """One server-sent event of a streamed chat (`text/event-stream`): for the schema."""
+class ChatStreamDeltaSerializer(serializers.Serializer):
+    text = serializers.CharField(help_text="The next piece of the reply.")
 
-    def get_fields(self) -> dict[str, serializers.Field]:
-        # Built here because a field named "data" would hide Serializer.data.
-        return {
-            "event": serializers.ChoiceField(choices=STREAM_EVENTS),
-            "data": serializers.CharField(
-                help_text=(
-                    'JSON. start: `{"id", "conversation"}`; delta: `{"text"}`; done: the '
-                    "body a non-streamed chat returns (201); error: an error body (the "
-                    "charge refunded, except `not_found` when the conversation was deleted)."
-                )
-            ),
-        }
+
+# The codes a stream's `error` event can carry: the provider failed or was
+# too slow (refunded), the conversation was deleted meanwhile, or our fault.
+STREAM_ERROR_CODES = ["provider_error", "provider_timeout", "not_found", "error"]
+ChatStreamErrorSerializer = error_body(
+    "ChatStream", STREAM_ERROR_CODES, [*ClientErrorEnum.choices, *ServerErrorEnum.choices]
+)
+
+# One server-sent event of a streamed chat (`text/event-stream`), for the
+# schema: `start`, `delta` repeated, then `done` or `error`.
+ChatStreamEventSerializer = PolymorphicProxySerializer(
+    component_name="ChatStreamEvent",
+    serializers={
+        "start": server_sent_event(
+            "ChatStream",
+            "start",
+            ChatStreamStartSerializer,
+            "JSON: the exchange's and the conversation's ids. Always the first event.",
+        ),
+        "delta": server_sent_event(
+            "ChatStream", "delta", ChatStreamDeltaSerializer, "JSON: the next piece of the reply."
+        ),
+        "done": server_sent_event(
+            "ChatStream",
+            "done",
+            ChatOutputSerializer,
+            "JSON: the body a non-streamed chat returns (201). The last event.",
+        ),
+        "error": server_sent_event(
+            "ChatStream",
+            "error",
+            ChatStreamErrorSerializer,
+            "JSON: an error body; the charge is refunded, except `not_found` when the "
+            "conversation was deleted meanwhile. The last event.",
+        ),
+    },
+    resource_type_field_name="event",
+    many=False,
+)

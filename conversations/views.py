@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http.response import HttpResponseBase
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import generics, status
 from rest_framework.request import Request
@@ -81,6 +81,12 @@ class ChatView(AsyncAPIView):
         tags=["chat"],
         summary="Send a message",
         request=ChatCreateInputSerializer,
+        examples=[
+            OpenApiExample("A reply", value={"message": "Hello!"}, request_only=True),
+            OpenApiExample(
+                "A streamed reply", value={"message": "Hello!", "stream": True}, request_only=True
+            ),
+        ],
         parameters=[
             OpenApiParameter(
                 IDEMPOTENCY_HEADER,
@@ -101,8 +107,10 @@ class ChatView(AsyncAPIView):
             (200, streaming.MEDIA_TYPE): OpenApiResponse(
                 ChatStreamEventSerializer,
                 description=(
-                    "`stream: true`: server-sent events, each one of these. `start`, "
-                    "`delta` repeated, then `done` or `error`."
+                    "`stream: true`: server-sent events, `start`, `delta` repeated, then "
+                    "`done` or `error`; each is a `ChatStreamEvent`, its `data` one line of "
+                    "JSON (`ChatStreamStart`, `ChatStreamDelta`, `ChatOutput`, "
+                    "`ErrorResponseChatStream`). Read the body as text, as it arrives."
                 ),
             ),
             402: ErrorResponse402Serializer,

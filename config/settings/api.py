@@ -105,9 +105,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": False},
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
-        "ChatStreamEventEnum": "conversations.serializers.STREAM_EVENTS",
-    }
-    | {
         name: f"drf_standardized_errors.openapi_serializers.{name}.choices"
         for name in (
             "ValidationErrorEnum",

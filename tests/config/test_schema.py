@@ -196,3 +196,39 @@ def test_public_operations_have_no_security_requirement(generated):
     for path in PUBLIC:
         # `[{}]` ("optionally nothing") is read as "needs a token" by generators.
         assert paths[path]["post"]["security"] == [], path
+
+
+def test_the_event_stream_is_a_string_body_with_its_events_named(generated):
+    schema = yaml.safe_load(generated)
+    schemas = schema["components"]["schemas"]
+    stream = schema["paths"]["/api/v1/chat/"]["post"]["responses"]["200"]["content"]
+
+    # Generators hand the caller a string for it, never a model to parse it into.
+    assert list(stream) == ["text/event-stream"]
+    assert stream["text/event-stream"]["schema"]["type"] == "string"
+    assert stream["text/event-stream"]["x-itemSchema"] == ref("ChatStreamEvent")
+    event = schemas["ChatStreamEvent"]
+    assert event["discriminator"]["mapping"] == {
+        name: f"#/components/schemas/ChatStream{name.capitalize()}Event"
+        for name in ("start", "delta", "done", "error")
+    }
+    payloads = {
+        "start": "ChatStreamStart",
+        "delta": "ChatStreamDelta",
+        "done": "ChatOutput",
+        "error": "ErrorResponseChatStream",
+    }
+    for name, payload in payloads.items():
+        kind = schemas[f"ChatStream{name.capitalize()}Event"]
+        enum = kind["properties"]["event"]["$ref"].rsplit("/", 1)[1]
+        assert schemas[enum]["enum"] == [name]
+        assert kind["properties"]["data"]["type"] == "string"
+        assert kind["properties"]["data"]["x-contentMediaType"] == "application/json"
+        assert kind["properties"]["data"]["x-contentSchema"] == ref(payload)
+        assert payload in schemas
+    codes = schemas["ErrorChatStreamCodeEnum"]["enum"]
+    assert set(codes) == {"provider_error", "provider_timeout", "not_found", "error"}
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
