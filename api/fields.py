@@ -4,6 +4,10 @@ from typing import Any
 
 from rest_framework import serializers
 
+# The characters str.strip() removes (str.isspace()), as a regex character
+# class body: for schema patterns, where engines disagree on what \s means.
+WHITESPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
 
 class StrictCharField(serializers.CharField):
     """A CharField that accepts only JSON strings of valid Unicode.

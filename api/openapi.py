@@ -8,15 +8,23 @@ events are documented beside it, see `AutoSchema._get_response_for_code`).
 
 from typing import Any
 
+from drf_spectacular.drainage import get_override
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAutoSchema
 from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ServerErrorEnum
 from rest_framework import serializers
 
+from api.fields import WHITESPACE
 from api.pagination import PAGE_SIZE_ERROR_CODES, CursorPagination
 
 BODYLESS_METHODS = {"GET", "HEAD", "DELETE", "OPTIONS"}
+# Any text without a NUL character, which DRF refuses in every CharField.
+NO_NUL = r"^[^\x00]*$"
+# ... and with a character that is not whitespace, for a field that strips
+# it and refuses what is left blank. Whitespace is what str.strip() removes,
+# spelled out: regex engines disagree on what \s means.
+NOT_BLANK = rf"^[^\x00]*[^\x00{WHITESPACE}][^\x00]*$"
 EVENT_STREAM = "text/event-stream"
 # OpenAPI 3.2's name for the schema of each item of a streamed body; 3.0
 # has no such field, so it travels as an extension (tests/fuzz reads it).
@@ -41,6 +49,9 @@ class AutoSchema(StandardizedErrorsAutoSchema):
     - `security: []` on public operations, not drf-spectacular's `[{}]`
       ("no credentials, optionally"), which generators read as "needs
       authentication".
+    - A text field in a request says it takes no NUL character (nor only
+      whitespace, when it strips it and refuses blank text).
+    - A field's own schema (extend_schema_field) keeps its minLength.
     - An event stream's body is a string (what a client gets to read); the
       schema its events follow moves to `x-itemSchema`.
     """
@@ -74,6 +85,31 @@ class AutoSchema(StandardizedErrorsAutoSchema):
         if self.method == "GET" and paginated:
             errors.setdefault("page_size", set()).update(PAGE_SIZE_ERROR_CODES)
         return errors
+
+    def _map_serializer_field(
+        self, field: Any, direction: Any, bypass_extensions: bool = False
+    ) -> dict[str, Any]:
+        schema: dict[str, Any] = super()._map_serializer_field(  # type: ignore[no-untyped-call]
+            field, direction, bypass_extensions
+        )
+        # DRF refuses NUL in any CharField (null_characters_not_allowed),
+        # and blank text (once stripped) unless allow_blank.
+        text = isinstance(field, serializers.CharField) and schema.get("type") == "string"
+        if direction == "request" and text and not {"pattern", "format"} & set(schema):
+            stripped = field.trim_whitespace and not field.allow_blank
+            schema["pattern"] = NOT_BLANK if stripped else NO_NUL
+        return schema
+
+    def _get_serializer_field_meta(self, field: Any, direction: Any) -> dict[str, Any]:
+        meta: dict[str, Any] = super()._get_serializer_field_meta(  # type: ignore[no-untyped-call]
+            field, direction
+        )
+        # A field whose schema is given whole (extend_schema_field) keeps its
+        # own minLength: drf-spectacular would set 1 for any non-blank field.
+        override = get_override(field, "field")
+        if isinstance(override, dict) and "minLength" in override:
+            meta.pop("minLength", None)
+        return meta
 
     def _reads_a_body(self) -> bool:
         return self.method not in BODYLESS_METHODS and self.get_request_serializer() is not None

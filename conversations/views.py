@@ -92,7 +92,11 @@ class ChatView(AsyncAPIView):
                 IDEMPOTENCY_HEADER,
                 {"type": "string", "minLength": 1, "maxLength": KEY_MAX_CHARS},
                 OpenApiParameter.HEADER,
-                description="Makes retries safe: 1 to 255 characters, unique per request.",
+                description=(
+                    "Makes retries safe: 1 to 255 characters, unique per request. Not with "
+                    '`"stream": true` (400 `invalid` on `Idempotency-Key`): a stream cannot '
+                    "be replayed."
+                ),
             ),
             OpenApiParameter(
                 REPLAYED_HEADER,

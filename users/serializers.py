@@ -2,31 +2,68 @@
 
 from typing import Any
 
-from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.password_validation import (
+    MinimumLengthValidator,
+    get_default_password_validators,
+    validate_password,
+)
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import get_error_detail
 
-from api.fields import StrictCharField
+from api.fields import WHITESPACE, StrictCharField
 from users.models import User
+from users.usernames import IGNORABLE_BMP
 
 REGISTERED_MESSAGE = "User registered successfully"
 # Long enough for any password manager; short enough that hashing stays cheap.
 PASSWORD_MAX_CHARS = 256
 USERNAME_MAX_CHARS = 150
+# What the schema can say about a username as sent: no ASCII character but
+# letters, digits and @ . + - _, and no whitespace inside it; around it,
+# whitespace and invisible characters, which username_normalise drops. Which
+# letters and digits of other scripts are allowed is judged on the normalised
+# name: a JSON Schema pattern cannot name Unicode classes that every regex
+# engine reads alike (nor characters past U+FFFF: ECMAScript without its
+# u flag reads them as two).
+_AROUND = WHITESPACE + IGNORABLE_BMP
+_NOT_IN_NAME = r"\x00-\x2a\x2c\x2f\x3a-\x3f\x5b-\x5e\x60\x7b-\x7f" + WHITESPACE
+USERNAME_PATTERN = rf"^[{_AROUND}]*[^{_NOT_IN_NAME}]+[{_AROUND}]*$"
+PASSWORD_PATTERN = r"^[^\x00]*[^\x00\x30-\x39][^\x00]*$"  # noqa: S105 (a pattern)
 
 
+def _password_min_length() -> int:
+    for validator in get_default_password_validators():
+        if isinstance(validator, MinimumLengthValidator):
+            return int(validator.min_length)
+    return 1
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": USERNAME_MAX_CHARS,
+        "pattern": USERNAME_PATTERN,
+    }
+)
 class UsernameField(StrictCharField):
     """A username as it will be stored (users.usernames.username_normalise)
     before it is validated.
 
     Normalising can lengthen a name or change its characters, so the length
     and character rules must see the normalised form (as Django's own
-    UsernameField does).
+    UsernameField does). The name as sent must also be no longer than the
+    schema's maxLength: a client that checks it is never refused a name the
+    schema allows, nor allowed one it refuses (USERNAME_PATTERN is drawn so
+    that every name it refuses is refused here too).
     """
 
     def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, str) and len(data) > USERNAME_MAX_CHARS:
+            self.fail("max_length", max_length=USERNAME_MAX_CHARS)
         return User.normalize_username(super().to_internal_value(data))
 
     def run_validators(self, value: Any) -> None:
@@ -39,15 +76,45 @@ class UsernameField(StrictCharField):
             raise serializers.ValidationError(get_error_detail(exc)) from exc
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "minLength": _password_min_length(),
+        "maxLength": PASSWORD_MAX_CHARS,
+        # Not digits alone (one character at least that is not 0-9), and no
+        # NUL, which no CharField takes.
+        "pattern": PASSWORD_PATTERN,
+    }
+)
+class NewPasswordField(StrictCharField):
+    """A password being chosen, as AUTH_PASSWORD_VALIDATORS will judge it.
+
+    The schema states the rules it can (its length, not digits alone); the
+    validators also refuse common passwords and ones too like the username,
+    which no schema can say. Their errors keep their own codes
+    (`password_too_short`, …), so the field sets no length of its own but
+    the maximum.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=PASSWORD_MAX_CHARS, trim_whitespace=False, **kwargs)
+
+
 class RegisterInputSerializer(serializers.Serializer):
     username = UsernameField(
         max_length=USERNAME_MAX_CHARS,
         help_text=(
-            "Letters (any script), digits and @ . + - _; unique in any letter case, "
-            "width or look-alike spelling (`admin` with a Cyrillic a is `admin`)."
+            "Letters and digits of any script, and @ . + - _ (no other ASCII character); "
+            "whitespace and invisible characters around it are dropped; unique in any "
+            "letter case, width or look-alike spelling (`admin` with a Cyrillic a is `admin`)."
         ),
     )
-    password = StrictCharField(max_length=PASSWORD_MAX_CHARS, trim_whitespace=False)
+    password = NewPasswordField(
+        help_text=(
+            f"At least {_password_min_length()} characters, not digits alone, not a common "
+            "password, not too like the username."
+        )
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -109,7 +176,7 @@ class PasswordChangeInputSerializer(serializers.Serializer):
     password with the username."""
 
     old_password = StrictCharField(max_length=PASSWORD_MAX_CHARS, trim_whitespace=False)
-    new_password = StrictCharField(max_length=PASSWORD_MAX_CHARS, trim_whitespace=False)
+    new_password = NewPasswordField(help_text="The same rules as at registration.")
 
     def validate_new_password(self, value: str) -> str:
         try:

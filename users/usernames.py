@@ -25,10 +25,13 @@ from confusable_homoglyphs.confusables import confusables_data  # type: ignore[i
 
 # Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt): characters
 # that render as nothing, so a name with one looks exactly like the name without.
+# Those up to U+FFFF as a regex class body, for the schema's pattern too.
+IGNORABLE_BMP = (
+    r"\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    r"\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0"
+)
 _IGNORABLE = re.compile(
-    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
-    "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0"
-    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+    f"[{IGNORABLE_BMP}\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
 )
 # A dot above i or j (which carry a dot already) adds nothing visible: the
 # case folding of `İ` is `i` followed by one.

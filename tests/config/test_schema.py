@@ -1,10 +1,13 @@
 """schema.yml is the published contract: it must equal what the code generates."""
 
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 from django.core.management import call_command
+
+from api.fields import WHITESPACE
 
 ROOT = Path(__file__).resolve().parents[2]
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
@@ -86,9 +89,94 @@ def test_401s_document_the_codes_clients_really_get(generated):
     assert codes("post", "/api/v1/auth/refresh/") == {"token_not_valid"}
 
 
-def test_usernames_are_not_limited_to_ascii_in_the_schema(generated):
+def ecma(pattern: str) -> re.Pattern[str]:
+    """A schema pattern as an ECMAScript engine reads it: its closing `$` is the end."""
+    return re.compile(pattern.removesuffix("$") + r"\Z" if pattern.endswith("$") else pattern)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ada",
+        "Zoë",
+        "Δημήτρης",
+        "名前",
+        "ada.l+x@y-z_1",
+        "\uff41\uff44\uff41",
+        # Whitespace and invisible characters around a name are dropped.
+        " ada",
+        "ada\n",
+        "\u00a0ada\u3000",
+        "\u200b ada",
+        "ali\u200bce",
+    ],
+)
+def test_the_username_pattern_takes_letters_and_digits_of_any_script(generated, name):
     username = yaml.safe_load(generated)["components"]["schemas"]["RegisterInputRequest"]
-    assert "pattern" not in username["properties"]["username"]
+
+    assert ecma(username["properties"]["username"]["pattern"]).search(name)
+
+
+@pytest.mark.parametrize(
+    "name", ["ada lovelace", "ada\u3000lovelace", "a\tb", "ada!", "a/b", "a\x00b", "", "  "]
+)
+def test_the_username_pattern_refuses_inner_spaces_and_other_ascii(generated, name):
+    username = yaml.safe_load(generated)["components"]["schemas"]["RegisterInputRequest"]
+
+    assert not ecma(username["properties"]["username"]["pattern"]).search(name)
+
+
+def test_the_password_rules_that_a_schema_can_state_are_in_it(generated):
+    schemas = yaml.safe_load(generated)["components"]["schemas"]
+    for component, field in [
+        ("RegisterInputRequest", "password"),
+        ("PasswordChangeInputRequest", "new_password"),
+    ]:
+        password = schemas[component]["properties"][field]
+        pattern = ecma(password["pattern"])
+
+        assert (password["minLength"], password["maxLength"]) == (8, 256), component
+        assert pattern.search("correct-horse"), component
+        assert pattern.search("1234567x"), component
+        assert not pattern.search("12345678"), component
+        assert not pattern.search("abc\x00defgh"), component
+
+
+def test_every_text_field_of_a_request_states_that_it_takes_no_nul(generated):
+    schemas = yaml.safe_load(generated)["components"]["schemas"]
+    texts = [
+        (name, field, spec)
+        for name, schema in schemas.items()
+        if name.endswith("Request")
+        for field, spec in schema["properties"].items()
+        if spec.get("type") == "string" and "format" not in spec
+    ]
+
+    assert len(texts) >= 8
+    for name, field, spec in texts:
+        assert not ecma(spec["pattern"]).search("a\x00b"), f"{name}.{field}"
+    message = ecma(schemas["ChatCreateInputRequest"]["properties"]["message"]["pattern"])
+    assert message.search(" Hello ")
+    assert not message.search(" \t\u3000\n")
+
+
+def test_whitespace_in_patterns_is_what_python_strips():
+    # Fields strip with str.strip(); the schema spells the same set out.
+    whitespace = re.compile(f"[{WHITESPACE}]")
+    for codepoint in range(0x110000):
+        character = chr(codepoint)
+        assert bool(whitespace.fullmatch(character)) == character.isspace(), hex(codepoint)
+
+
+def test_the_idempotency_key_with_a_stream_rule_is_documented(generated):
+    chat = yaml.safe_load(generated)["paths"]["/api/v1/chat/"]["post"]
+    schemas = yaml.safe_load(generated)["components"]["schemas"]
+    [header] = [p for p in chat["parameters"] if p["name"] == "Idempotency-Key"]
+    key_errors = schemas["V1ChatCreateIdempotency-KeyErrorComponent"]["properties"]
+
+    assert '`"stream": true` (400 `invalid` on `Idempotency-Key`)' in header["description"]
+    assert key_errors["code"]["enum"] == ["invalid"]
+    assert key_errors["attr"]["enum"] == ["Idempotency-Key"]
 
 
 PUBLIC = {"/api/v1/auth/register/", "/api/v1/auth/login/", "/api/v1/auth/refresh/"}
