@@ -67,6 +67,22 @@ fuzz: $(VENV)/.fuzz-installed ## Fuzz every operation of schema.yml against a li
 		$(call NO_POSTGRES,fuzz); \
 	fi
 
+$(VENV)/.clients-installed: $(INSTALLED) requirements/clients.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/clients.txt
+	touch $@
+
+# npm ci writes node_modules/.package-lock.json: it stands for the install.
+clients/typescript/node_modules/.package-lock.json: clients/typescript/package-lock.json
+	@command -v npm >/dev/null || { echo "make clients needs Node.js (20 or later) and npm"; exit 1; }
+	cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Clients generated from schema.yml (into clients/*/build/, ignored by git),
+# a program type-checked against each and run against a live server.
+.PHONY: clients
+clients: $(VENV)/.clients-installed clients/typescript/node_modules/.package-lock.json ## Generate the Python and TypeScript clients from schema.yml; type-check and run a program with each
+	DATABASE_URL= $(PY) -m pytest -m clients tests/clients
+
 .PHONY: superuser
 superuser: install ## Create an admin account for /admin/
 	$(DEV) $(PY) manage.py migrate --no-input
@@ -135,3 +151,4 @@ test-browser: install ## The docs pages in headless Chromium (installs it if mis
 .PHONY: clean
 clean: ## Remove the virtualenv, caches and the local database
 	rm -rf $(VENV) .hypothesis .mypy_cache .ruff_cache .coverage htmlcov db.sqlite3 db.sqlite3-wal db.sqlite3-shm staticfiles
+	rm -rf clients/python/build clients/typescript/build clients/typescript/node_modules
