@@ -379,7 +379,7 @@ def main(base_url: str) -> None:
     # --- Staff only: 403 ------------------------------------------------------
     expect(v1_users_list.sync_detailed(client=client), HTTPStatus.FORBIDDEN, ErrorResponse403)
 
-    # --- Password change, log out, log out everywhere ------------------------
+    # --- Password change, log out, log out everywhere: each ends the tokens ---
     changed = expect(
         v1_auth_password_create.sync_detailed(
             client=client,
@@ -408,6 +408,19 @@ def main(base_url: str) -> None:
         ErrorResponse401Token,
     )
     check(codes(ended) == {(None, "token_not_valid")}, "log out: the refresh token is spent")
+    expect(
+        v1_auth_me_retrieve.sync_detailed(client=client), HTTPStatus.UNAUTHORIZED, ErrorResponse401
+    )
+    again = expect(
+        v1_auth_login_create.sync_detailed(
+            client=public, body=LoginInputRequest(username=username, password=PASSWORD[::-1])
+        ),
+        HTTPStatus.OK,
+        LoginOutput,
+    )
+    client = AuthenticatedClient(
+        base_url=base_url, token=again.access, raise_on_unexpected_status=True
+    )
     expect_empty(v1_auth_logout_all_create.sync_detailed(client=client), HTTPStatus.NO_CONTENT)
     expect(
         v1_auth_me_retrieve.sync_detailed(client=client), HTTPStatus.UNAUTHORIZED, ErrorResponse401

@@ -176,9 +176,16 @@ async function main(baseUrl: string): Promise<void> {
     body: { refresh: changed.data.refresh },
   });
   check(out.response.status === 204, "log out");
-  const all = await api.POST("/api/v1/auth/logout-all/", { headers: fresh });
+  const loggedOut = await api.GET("/api/v1/auth/me/", { headers: fresh });
+  check(loggedOut.response.status === 401, "log out ends the session's access token");
+  const relogin = await api.POST("/api/v1/auth/login/", {
+    body: { username, password: [...PASSWORD].reverse().join("") },
+  });
+  check(relogin.data !== undefined, "log in again");
+  const last = { Authorization: `Bearer ${relogin.data.access}` };
+  const all = await api.POST("/api/v1/auth/logout-all/", { headers: last });
   check(all.response.status === 204, "log out everywhere");
-  const ended = await api.GET("/api/v1/auth/me/", { headers: fresh });
+  const ended = await api.GET("/api/v1/auth/me/", { headers: last });
   check(ended.response.status === 401, "every token ended");
   console.log("every operation answered as schema.yml says");
 }

@@ -13,7 +13,8 @@ the documented errors (400, 401, 402, 403, 404, 409, 422, 429).
 The server gives new accounts eight chats' worth of tokens, three log-in
 attempts a minute per account, and a model (tests/fake_openai.py) that takes
 a second per reply, so that the programs reach 402, 429 and an
-Idempotency-Key's 409 quickly.
+Idempotency-Key's 409 quickly; its processes share the Redis at
+127.0.0.1:6379, as a deployment's do.
 """
 
 import os
@@ -40,6 +41,10 @@ SERVER_ENV = {
     "AI_PROVIDER": "openai",
     "AI_API_KEY": "test-key",
     "AI_MODEL": "fake-model",
+    # Shared by the server's processes, as in production: a log-out ends the
+    # session's access tokens in every process, and the log-in limit counts
+    # across them.
+    "REDIS_URL": "redis://127.0.0.1:6379/13",
 }
 
 
@@ -118,6 +123,7 @@ def test_the_program_type_checks_against_the_typescript_types(typescript_types):
     run(TYPESCRIPT / "node_modules" / ".bin" / "tsc", "--project", "tsconfig.json", cwd=TYPESCRIPT)
 
 
+@pytest.mark.redis
 def test_the_python_client_gets_every_operation_answered_as_documented(python_client, server):
     output = run(
         sys.executable,
@@ -129,6 +135,7 @@ def test_the_python_client_gets_every_operation_answered_as_documented(python_cl
     assert "every operation answered as schema.yml says" in output
 
 
+@pytest.mark.redis
 def test_the_typescript_program_gets_every_operation_answered_as_documented(
     typescript_types, server
 ):
