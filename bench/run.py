@@ -541,10 +541,14 @@ class _Usage:
                 continue
             fields = stat[stat.rindex(")") + 2 :].split()
             ticks[pid] = int(fields[11]) + int(fields[12])  # utime + stime
+            # An exiting process (a zombie) has no VmRSS line: it holds none.
             rss += next(
-                int(line.split()[1]) * 1024
-                for line in status.splitlines()
-                if line.startswith("VmRSS:")
+                (
+                    int(line.split()[1]) * 1024
+                    for line in status.splitlines()
+                    if line.startswith("VmRSS:")
+                ),
+                0,
             )
         self._last |= ticks
         self.processes = max(self.processes, len(ticks))
