@@ -29,32 +29,45 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
-import time
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
+from bench.held_streams import (
+    STREAM_CLIENTS,
+    STREAM_PIECE_SECONDS,
+    STREAM_PIECES,
+    StreamRun,
+    floor_streams,
+    held_streams,
+)
+from bench.processes import (
+    BALANCE,
+    POSTGRES_URL,
+    ROOT,
+    SERVE,
+    SHARED_BENCH,
+    Server,
+    drop_postgres,
+    free_port,
+    json_result,
+    postgres_admin,
+    postgres_up,
+    postgres_url,
+    run_python,
+)
 from bench.report import stream_targets
 from tests.server import UNTHROTTLED
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_BENCH = (ROOT.parent / "shared" / "bench").resolve()
 LUA = Path(__file__).with_name("load.lua")
 DOCS = ROOT / "docs"
 USERS = 300
-BALANCE = 1_000_000_000
 COST = 100
 CONCURRENCY = (16, 64)
-POSTGRES_URL = os.environ.get("POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/chat_api")
 SECRET = "bench-only-secret-key-not-for-any-deployment-0123456789"
 BENCH_DB = "bench_chat_api"
 CHAT_BODY = '{"message": "How fast is this?"}'
@@ -62,26 +75,6 @@ CHAT_BODY = '{"message": "How fast is this?"}'
 SLOW_CONNECTIONS = (100, 250, 500)
 SLOW_REPLY_SECONDS = 2.0
 SCENARIOS = ("wrk", "slow", "streams")
-# Held streams: the model streams this many pieces, one every so many
-# seconds (a 20-s reply), to clients that each loop streamed chats.
-STREAM_PIECES = 20
-STREAM_PIECE_SECONDS = 1.0
-STREAM_CLIENTS = (500, 1_200, 3_000)
-# The longest a client waits for one chat (a queue before the reply included).
-STREAM_TIMEOUT_SECONDS = 180
-# Our app as `make serve` serves it, and as it served it before ASGI (every
-# chat holds a thread; keep-alive and preloading as its configuration had them).
-SERVE = ["-m", "gunicorn", "--config", "config/gunicorn.py"]
-GTHREAD = [
-    "-m", "gunicorn", "config.wsgi:application", "-k", "gthread",
-    "--workers", "5", "--threads", "128", "--worker-connections", "160",
-    "--keep-alive", "5", "--preload",
-]  # fmt: skip
-# After a run in which some chats did not end in `done`, the longest to wait
-# for the server to settle what it still holds before it is stopped.
-SETTLE_SECONDS = 90
-# The longest a server may take to stop once told to (SIGTERM) before it is killed.
-STOP_SECONDS = 90
 
 
 @dataclass
@@ -98,34 +91,6 @@ class Run:
     non_2xx: int
     socket_errors: int
     warmup_requests: int  # answered during the warm-up, not measured
-
-
-@dataclass
-class StreamRun:
-    """One held-streams measurement: bench/streams.py's figures and the server's usage."""
-
-    database: str  # "none" for the floor
-    app: str  # "ours", "floor" or "gthread"
-    clients: int
-    seconds: float
-    started: int
-    done: int
-    elapsed: float
-    chats_per_second: float
-    p50: float  # seconds, of the chats that ended in `done`
-    p95: float
-    p99: float
-    max: float
-    errors: dict[str, int]
-    rss_start: int  # bytes, the server's processes summed
-    rss_peak: int
-    rss_end: int
-    cpu_seconds: float
-    processes: int  # the server's, at most at once (a master and its workers)
-
-    @property
-    def error_count(self) -> int:
-        return sum(self.errors.values())
 
 
 @dataclass
@@ -164,7 +129,7 @@ def main() -> None:
         if scenario in args.only and not (SHARED_BENCH / app).exists():
             sys.exit(f"The reference app is missing: {SHARED_BENCH}/{app}")
 
-    databases = ["sqlite"] + (["postgres"] if _postgres_up() else [])
+    databases = ["sqlite"] + (["postgres"] if postgres_up() else [])
     if "postgres" not in databases:
         print(f"*** PostgreSQL leg SKIPPED: no server at {POSTGRES_URL}")
     results: dict[str, DatabaseResult] = {}
@@ -173,7 +138,7 @@ def main() -> None:
         work = Path(tmp)
         if "streams" in args.only:
             print("=== the floor for held streams (no database)")
-            floor = _floor_streams(work, args)
+            floor = floor_streams(work, args)
         for database in databases:
             print(f"=== {database}")
             results[database] = bench_database(database, work / database, args)
@@ -212,7 +177,7 @@ def _counts(text: str) -> tuple[int, ...]:
 def bench_database(database: str, work: Path, args: argparse.Namespace) -> DatabaseResult:
     work.mkdir(parents=True)
     ours_env = _ours_env(database, work)
-    _django("manage.py", "migrate", "--no-input", "-v0", env=ours_env)
+    run_python("manage.py", "migrate", "--no-input", "-v0", env=ours_env)
     tokens, history_tokens = work / "tokens", work / "history-tokens"
     if "wrk" in args.only:
         print("seeding (1,000,000 stored exchanges take a while)")
@@ -220,7 +185,7 @@ def bench_database(database: str, work: Path, args: argparse.Namespace) -> Datab
     else:
         print("seeding")
         seed = [str(USERS), str(BALANCE), str(tokens)]
-    _django("-m", "bench.seed", *seed, env=ours_env)
+    run_python("-m", "bench.seed", *seed, env=ours_env)
     result = DatabaseResult()
     if "wrk" in args.only:
         result.runs, result.history = _throughput(
@@ -230,9 +195,9 @@ def bench_database(database: str, work: Path, args: argparse.Namespace) -> Datab
         result.slow = _slow_chats(database, ours_env, tokens, args.seconds * 2)
     done_ids = work / "stream-done-ids"
     if "streams" in args.only:
-        result.streams = _held_streams(database, ours_env, tokens, done_ids, args)
+        result.streams = held_streams(database, ours_env, tokens, done_ids, args)
     check = [str(BALANCE), *([str(done_ids)] if result.streams else [])]
-    billing = json.loads(_django("-m", "bench.check", *check, env=ours_env))
+    billing = json.loads(run_python("-m", "bench.check", *check, env=ours_env))
     chats = [
         r for r in [*result.runs, *result.slow] if r.app == "ours" and r.endpoint.startswith("POST")
     ]
@@ -246,9 +211,9 @@ def bench_database(database: str, work: Path, args: argparse.Namespace) -> Datab
     )
     result.billing = billing
     if database == "postgres":
-        _drop_postgres(BENCH_DB)
+        drop_postgres(BENCH_DB)
         if "wrk" in args.only:
-            _drop_postgres("bench_limit_app")
+            drop_postgres("bench_limit_app")
     return result
 
 
@@ -263,7 +228,7 @@ def _throughput(
     """wrk against our app and the bare reference app, and the history page."""
     bare_env, bare_tokens = _bare_setup(database, work)
     runs: list[Run] = []
-    ours_port, bare_port = _free_port(), _free_port()
+    ours_port, bare_port = free_port(), free_port()
     ours_cmd = [sys.executable, *SERVE]
     server_env = {
         **ours_env,
@@ -281,8 +246,8 @@ def _throughput(
         "limit_app:app",
     ]  # fmt: skip
     with (
-        _server(ours_cmd, server_env, ours_port, "/healthz/"),
-        _server(bare_cmd, bare_env, bare_port, None),
+        Server(ours_cmd, server_env, ours_port, "/healthz/"),
+        Server(bare_cmd, bare_env, bare_port, None),
     ):
         ours = f"http://127.0.0.1:{ours_port}"
         bare = f"http://127.0.0.1:{bare_port}"
@@ -309,7 +274,7 @@ def _throughput(
 
 def _slow_chats(database: str, ours_env: dict[str, str], tokens: Path, seconds: int) -> list[Run]:
     """Up to 500 chats at once, each waiting 2 s on the model, under `make serve`'s defaults."""
-    provider_port, ours_port = _free_port(), _free_port()
+    provider_port, ours_port = free_port(), free_port()
     provider_cmd = [
         sys.executable, "-m", "tests.fake_openai",
         "--port", str(provider_port), "--delay", str(SLOW_REPLY_SECONDS),
@@ -329,8 +294,8 @@ def _slow_chats(database: str, ours_env: dict[str, str], tokens: Path, seconds: 
     }
     ours_cmd = [sys.executable, *SERVE]
     with (
-        _server(provider_cmd, ours_env, provider_port, None),
-        _server(ours_cmd, server_env, ours_port, "/healthz/"),
+        Server(provider_cmd, ours_env, provider_port, None),
+        Server(ours_cmd, server_env, ours_port, "/healthz/"),
     ):
         url = f"http://127.0.0.1:{ours_port}/api/v1/chat/"
         endpoint = "POST /api/v1/chat/ (AI takes 2 s)"
@@ -349,232 +314,6 @@ def _slow_chats(database: str, ours_env: dict[str, str], tokens: Path, seconds: 
             )
             for connections in SLOW_CONNECTIONS
         ]
-
-
-def _held_streams(
-    database: str,
-    ours_env: dict[str, str],
-    tokens: Path,
-    done_ids: Path,
-    args: argparse.Namespace,
-) -> list[StreamRun]:
-    """Held streams against our app: `make serve`'s configuration, then the gthread one."""
-    runs: list[StreamRun] = []
-    with _fake_model() as provider_port:
-        env = {
-            key: value
-            for key, value in ours_env.items()
-            if key not in {"WEB_CONCURRENCY", "GUNICORN_THREADS"}
-        }
-        env |= {
-            "ACCESS_LOG": "",
-            "AI_PROVIDER": "openai",
-            "AI_BASE_URL": f"http://127.0.0.1:{provider_port}/v1",
-            "AI_API_KEY": "bench",
-            "AI_MODEL": "bench",
-            "AI_TIMEOUT_SECONDS": "60",
-            **UNTHROTTLED,
-        }
-        for clients in args.stream_clients:
-            for app, command in (("ours", SERVE), ("gthread", GTHREAD)):
-                port = _free_port()
-                bind = f"127.0.0.1:{port}"
-                server = _server(
-                    [sys.executable, *command, "--bind", bind],
-                    env | {"BIND": bind},
-                    port,
-                    "/healthz/",
-                )
-                ids = done_ids.with_name(f"{done_ids.name}-{app}-{clients}")
-                runs.append(
-                    _stream_run(database, app, server, tokens, clients, args, ids, ours_env)
-                )
-                with done_ids.open("a") as out:
-                    out.write(ids.read_text())
-    return runs
-
-
-def _floor_streams(work: Path, args: argparse.Namespace) -> list[StreamRun]:
-    """Held streams against ../shared/bench/limit_streams.py: no auth, database or billing."""
-    work.mkdir(parents=True, exist_ok=True)
-    tokens = work / "floor-tokens"
-    tokens.write_text("unused\n")  # the floor reads no token
-    runs = []
-    with _fake_model() as provider_port:
-        env = {
-            **os.environ,
-            "UPSTREAM": f"http://127.0.0.1:{provider_port}",
-            "RELAY": "aiohttp",
-        }
-        for clients in args.stream_clients:
-            port = _free_port()
-            command = [
-                sys.executable, "-m", "uvicorn", "limit_streams:application",
-                "--workers", "2", "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-            ]  # fmt: skip
-            server = _server(command, env, port, "/healthz/", cwd=SHARED_BENCH)
-            runs.append(_stream_run("none", "floor", server, tokens, clients, args, None, None))
-    return runs
-
-
-def _fake_model() -> "_server":
-    """tests/fake_openai.py streaming STREAM_PIECES pieces, one every STREAM_PIECE_SECONDS."""
-    port = _free_port()
-    command = [
-        sys.executable, "-m", "tests.fake_openai", "--port", str(port),
-        "--pieces", str(STREAM_PIECES), "--chunk-delay", str(STREAM_PIECE_SECONDS),
-    ]  # fmt: skip
-    return _server(command, {**os.environ, "PYTHONPATH": str(ROOT)}, port, None)
-
-
-def _stream_run(
-    database: str,
-    app: str,
-    server: "_server",
-    tokens: Path,
-    clients: int,
-    args: argparse.Namespace,
-    done_ids: Path | None,
-    database_env: dict[str, str] | None,
-) -> StreamRun:
-    """bench/streams.py, in a process of its own, against one server started for it.
-
-    Given the database's environment, a server that still holds chats when the
-    clients are done (they gave up on some) is let finish them before it stops.
-    """
-    with server as port:
-        with _Usage(server.process.pid) as usage:
-            command = [
-                sys.executable, "-m", "bench.streams", f"http://127.0.0.1:{port}/api/v1/chat/",
-                str(tokens), "--clients", str(clients), "--seconds", str(args.stream_seconds),
-                "--pieces", str(STREAM_PIECES), "--timeout", str(STREAM_TIMEOUT_SECONDS),
-                *(["--ids", str(done_ids)] if done_ids else []),
-            ]  # fmt: skip
-            output = subprocess.run(
-                command, cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True
-            ).stdout
-        data = json.loads(output)
-        if database_env and data["started"] > data["done"]:
-            _wait_settled(database_env)
-    run = StreamRun(
-        database=database,
-        app=app,
-        clients=clients,
-        seconds=data["seconds"],
-        started=data["started"],
-        done=data["done"],
-        elapsed=data["elapsed"],
-        chats_per_second=data["chats_per_second"],
-        p50=data["p50"],
-        p95=data["p95"],
-        p99=data["p99"],
-        max=data["max"],
-        errors=data["errors"],
-        rss_start=usage.rss_start,
-        rss_peak=usage.rss_peak,
-        rss_end=usage.rss_end,
-        cpu_seconds=usage.cpu_seconds,
-        processes=usage.processes,
-    )
-    print(
-        f"{database:8} {app:7} streams c={clients:<5} {run.chats_per_second:6.1f} chats/s"
-        f"  p50 {run.p50:5.1f}  p95 {run.p95:5.1f}  p99 {run.p99:5.1f} s"
-        f"  errors {run.error_count}  RSS peak {run.rss_peak / 2**20:,.0f} MiB"
-        f"  CPU {run.cpu_seconds:.0f} s"
-    )
-    return run
-
-
-def _wait_settled(env: dict[str, str]) -> None:
-    """Until no reservation is pending, or SETTLE_SECONDS."""
-    deadline = time.monotonic() + SETTLE_SECONDS
-    while time.monotonic() < deadline:
-        if not json.loads(_django("-m", "bench.check", str(BALANCE), env=env))["exchanges_pending"]:
-            return
-        time.sleep(2)
-
-
-class _Usage:
-    """A process and all its descendants: their summed RSS, sampled every second, and CPU time.
-
-    CPU time is user + system from /proc/<pid>/stat, from the first sample to
-    the last; a process born in between counts from its start, and one that
-    ended counts up to its last sample.
-    """
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.rss_start = self.rss_peak = self.rss_end = 0
-        self.processes = 0  # the most seen at once
-        self._first: dict[int, int] = {}
-        self._last: dict[int, int] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample_every_second, daemon=True)
-
-    def __enter__(self) -> "_Usage":
-        self._first = self._sample()
-        self.rss_start = self.rss_end
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sample()
-
-    @property
-    def cpu_seconds(self) -> float:
-        ticks = sum(last - self._first.get(pid, 0) for pid, last in self._last.items())
-        return ticks / os.sysconf("SC_CLK_TCK")
-
-    def _sample_every_second(self) -> None:
-        while not self._stop.wait(1.0):
-            self._sample()
-
-    def _sample(self) -> dict[int, int]:
-        ticks, rss = {}, 0
-        for pid in _descendants(self.pid):
-            try:
-                stat = Path(f"/proc/{pid}/stat").read_text()
-                status = Path(f"/proc/{pid}/status").read_text()
-            except OSError:  # it ended
-                continue
-            fields = stat[stat.rindex(")") + 2 :].split()
-            ticks[pid] = int(fields[11]) + int(fields[12])  # utime + stime
-            # An exiting process (a zombie) has no VmRSS line: it holds none.
-            rss += next(
-                (
-                    int(line.split()[1]) * 1024
-                    for line in status.splitlines()
-                    if line.startswith("VmRSS:")
-                ),
-                0,
-            )
-        self._last |= ticks
-        self.processes = max(self.processes, len(ticks))
-        self.rss_end = rss
-        self.rss_peak = max(self.rss_peak, rss)
-        return ticks
-
-
-def _descendants(root: int) -> list[int]:
-    """`root` and every process under it, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
-    found, queue = [], [root]
-    while queue:
-        pid = queue.pop()
-        found.append(pid)
-        queue += children.get(pid, [])
-    return found
 
 
 def _history(database: str, base: str, tokens_file: Path, seconds: int) -> dict[int, Run]:
@@ -611,8 +350,8 @@ def _wrk(
         "-s", str(LUA), url,
     ]  # fmt: skip
     # A short warm-up first: imports, connections and caches settle.
-    warmup = _result([*command[:-1], "-d2s", url], env)
-    data = _result([*command[:-1], f"-d{seconds}s", url], env)
+    warmup = json_result([*command[:-1], "-d2s", url], env)
+    data = json_result([*command[:-1], f"-d{seconds}s", url], env)
     run = Run(
         database=database,
         app=app,
@@ -633,13 +372,6 @@ def _wrk(
         f"  non-2xx {run.non_2xx}"
     )
     return run
-
-
-def _result(command: list[str], env: dict[str, str]) -> dict[str, Any]:
-    """Run wrk; the RESULT line load.lua prints, as a dict."""
-    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
-    line = next(x for x in output.splitlines() if x.startswith("RESULT "))
-    return dict(json.loads(line.removeprefix("RESULT ")))
 
 
 TARGET_MISSED = "target missed: "
@@ -689,9 +421,9 @@ def _ours_env(database: str, work: Path) -> dict[str, str]:
     url = f"sqlite:///{work / 'ours.sqlite3'}"
     if database == "postgres":
         name = BENCH_DB
-        _drop_postgres(name)
-        _postgres_admin(f'CREATE DATABASE "{name}"')
-        url = _postgres_url(name)
+        drop_postgres(name)
+        postgres_admin(f'CREATE DATABASE "{name}"')
+        url = postgres_url(name)
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -709,94 +441,15 @@ def _ours_env(database: str, work: Path) -> dict[str, str]:
 def _bare_setup(database: str, work: Path) -> tuple[dict[str, str], Path]:
     env = {**os.environ, "LIMIT_DB": database, "LIMIT_SQLITE_PATH": str(work / "bare.sqlite3")}
     if database == "postgres":
-        _drop_postgres("bench_limit_app")
-        _postgres_admin('CREATE DATABASE "bench_limit_app"')
-        env["LIMIT_PG_DSN"] = _postgres_url("bench_limit_app")
+        drop_postgres("bench_limit_app")
+        postgres_admin('CREATE DATABASE "bench_limit_app"')
+        env["LIMIT_PG_DSN"] = postgres_url("bench_limit_app")
     tokens = work / "bare-tokens"
     subprocess.run(
         [sys.executable, "limit_setup.py", str(USERS), str(BALANCE), str(tokens)],
         cwd=SHARED_BENCH, env=env, check=True, capture_output=True,
     )  # fmt: skip
     return env, tokens
-
-
-class _server:
-    """A server process for the length of a `with`, which gives its port."""
-
-    def __init__(
-        self,
-        command: list[str],
-        env: dict[str, str],
-        port: int,
-        health: str | None,
-        cwd: Path = ROOT,
-    ):
-        self.command, self.env, self.port, self.health = command, env, port, health
-        self.cwd = cwd
-
-    def __enter__(self) -> int:
-        self.process = subprocess.Popen(
-            self.command, cwd=self.cwd, env=self.env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if self.health:
-                    url = f"http://127.0.0.1:{self.port}{self.health}"
-                    urllib.request.urlopen(url, timeout=2).close()
-                else:
-                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self.port
-            except OSError:
-                time.sleep(0.2)
-        self.__exit__()
-        raise RuntimeError(f"{self.command} did not start")
-
-    def __exit__(self, *exc: object) -> None:
-        # Our app lets chats in flight finish for its graceful timeout (70 s
-        # by default) after SIGTERM; a server killed sooner would leave their
-        # charges reserved and never settled.
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            print(f"*** {' '.join(self.command)} did not stop in {STOP_SECONDS} s: killed")
-            self.process.kill()
-            self.process.wait()
-
-
-def _django(*args: str, env: dict[str, str]) -> str:
-    return subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=env, check=True, stdout=subprocess.PIPE, text=True
-    ).stdout
-
-
-def _postgres_url(name: str) -> str:
-    return POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-
-
-def _postgres_admin(sql: str) -> None:
-    with psycopg.connect(_postgres_url("postgres"), autocommit=True) as connection:
-        connection.execute(sql.encode())
-
-
-def _drop_postgres(name: str) -> None:
-    _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _postgres_up() -> bool:
-    try:
-        psycopg.connect(_postgres_url("postgres"), connect_timeout=3).close()
-    except psycopg.Error:
-        return False
-    return True
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- The report ---------------------------------------------------------------
