@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from rest_framework.renderers import JSONRenderer
 
 from conversations.serializers import ChatOutputSerializer
 from conversations.services.idempotency import _replay
+from tests.migrating import migrate, migrate_to_latest
 
 BEFORE = [
     ("users", "0002_token_version_revoked_sessions"),
@@ -32,22 +32,11 @@ STORED_BODY = {
 }
 
 
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.fixture
 def old_database(transactional_db):
     apps = migrate(BEFORE)
     yield apps
-    migrate(executor_leaf_nodes())
-
-
-def executor_leaf_nodes():
-    return MigrationExecutor(connection).loader.graph.leaf_nodes()
+    migrate_to_latest()
 
 
 def seed(apps):

@@ -4,15 +4,12 @@ The docs must work with no internet: the page, its scripts and styles all
 come from our own static files, and the browser's network is our loopback.
 """
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.chromium import CHROMIUM, dump_dom
 from tests.server import live_server
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 pytestmark = [
     pytest.mark.browser,
@@ -25,28 +22,7 @@ pytestmark = [
 
 def render(url: str, tmp_path: Path) -> str:
     """The page's DOM after its scripts have run."""
-    assert CHROMIUM is not None
-    result = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp_path / 'chromium'}",
-            "--virtual-time-budget=15000",
-            "--dump-dom",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    result = dump_dom(url, tmp_path)
     return result.stdout
 
 

@@ -4,8 +4,6 @@ script but their own, by nonce. A real Chromium loads each page and must
 report no violation."""
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from urllib.parse import quote
 
@@ -13,9 +11,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from tests.chromium import CHROMIUM, dump_dom
 from tests.server import live_server
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(
     CHROMIUM is None,
     reason="Chromium is not installed (apt-get install chromium); .ci/run installs it",
@@ -93,30 +91,7 @@ def test_swagger_ui_does_not_keep_the_token():
 def browse(url: str, tmp_path: Path) -> tuple[str, list[str]]:
     """The page's DOM after its scripts ran, and what it wrote to the console
     (where Chromium reports every Content-Security-Policy violation)."""
-    assert CHROMIUM is not None
-    result = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp_path / 'chromium'}",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--virtual-time-budget=15000",
-            "--dump-dom",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    result = dump_dom(url, tmp_path, "--enable-logging=stderr", "--v=0")
     console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
     return result.stdout, console
 

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from tests.assertions import error_codes
 from tests.factories import UserFactory
+from tests.migrating import migrate, migrate_to_latest
 from users.forms import USERNAME_TAKEN_IN_ANY_CASE
 from users.models import User
 
@@ -90,13 +91,6 @@ AFTER = [("users", "0004_username_lookalikes")]
 EXISTING = ["admin", "\u0430dmin", "adm\u0131n", "ADM\u0130N", "editor"]
 
 
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.fixture
 def database_with_lookalikes(transactional_db):
     """A database from before look-alikes were refused, holding four of `admin`."""
@@ -109,7 +103,7 @@ def database_with_lookalikes(transactional_db):
             password=make_password(f"{name}-{PASSWORD}"),
         )
     yield
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    migrate_to_latest()
 
 
 def test_the_migration_keeps_every_account_and_reports_each_clash(database_with_lookalikes, capsys):
