@@ -8,6 +8,7 @@ from asgiref.sync import async_to_sync
 from django.urls import reverse
 
 from conversations.models import Conversation, Exchange
+from conversations.providers import get_provider
 from tests.asgi import ASGIStream
 from tests.assertions import assert_ledger_matches_balance, error_codes
 from users.models import TokenTransaction
@@ -30,6 +31,15 @@ def parse(raw: bytes) -> list[tuple[str, dict]]:
             fields = dict(line.split(": ", 1) for line in block.split("\n"))
             events.append((fields["event"], json.loads(fields["data"])))
     return events
+
+
+@pytest.fixture
+def slow_model(openai_provider, settings):
+    """The fake model, paced by each test, with time to spare: a loaded machine
+    must not turn a slow reply into a provider timeout (the fixture's is 2 s)."""
+    settings.AI_TIMEOUT_SECONDS = 60
+    get_provider.cache_clear()
+    return openai_provider
 
 
 def asgi_stream(client, message="Hello there", **fields) -> ASGIStream:
@@ -124,9 +134,9 @@ def test_a_provider_failure_mid_stream_is_refunded(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_client_that_leaves_mid_stream_pays_and_keeps_the_partial_reply(
-    auth_client, user, openai_provider
+    auth_client, user, slow_model
 ):
-    openai_provider.behaviour.chunk_delay = 0.3
+    slow_model.behaviour.chunk_delay = 0.3
     response = asgi_stream(auth_client, "one two three four five")
     received = [next(response) for _ in range(3)]  # start, "You", " said:"
 
@@ -146,8 +156,8 @@ def test_a_client_that_leaves_mid_stream_pays_and_keeps_the_partial_reply(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_client_that_leaves_hangs_up_on_the_provider(auth_client, openai_provider):
-    openai_provider.behaviour.chunk_delay = 0.3
+def test_a_client_that_leaves_hangs_up_on_the_provider(auth_client, slow_model):
+    slow_model.behaviour.chunk_delay = 0.3
     response = asgi_stream(auth_client, "one two three four five six seven eight")
     [next(response) for _ in range(3)]
 
@@ -155,7 +165,7 @@ def test_a_client_that_leaves_hangs_up_on_the_provider(auth_client, openai_provi
 
     assert Exchange.objects.get().response == "You said:"
     # The provider saw the connection close: nothing more was asked of it.
-    assert len(openai_provider.requests) == 1
+    assert len(slow_model.requests) == 1
 
 
 def test_errors_before_the_stream_starts_are_json(auth_client, settings):
@@ -195,10 +205,8 @@ def test_stream_must_be_a_json_boolean(auth_client, value):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_client_that_leaves_before_the_reply_starts_is_refunded(
-    auth_client, user, openai_provider
-):
-    openai_provider.behaviour.delay = 5  # the model is still thinking
+def test_a_client_that_leaves_before_the_reply_starts_is_refunded(auth_client, user, slow_model):
+    slow_model.behaviour.delay = 5  # the model is still thinking
     response = asgi_stream(auth_client)
     assert parse(next(response))[0][0] == "start"
 
@@ -222,10 +230,8 @@ def test_a_stream_the_server_never_sent_is_refunded(auth_client, user):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_conversation_cannot_be_deleted_while_its_reply_streams(
-    auth_client, user, openai_provider
-):
-    openai_provider.behaviour.chunk_delay = 0.2
+def test_a_conversation_cannot_be_deleted_while_its_reply_streams(auth_client, user, slow_model):
+    slow_model.behaviour.chunk_delay = 0.2
     chunks = asgi_stream(auth_client)
     conversation = parse(next(chunks))[0][1]["conversation"]
 
