@@ -16,7 +16,7 @@ from tests.server import live_server
 
 needs_chromium = pytest.mark.skipif(
     CHROMIUM is None,
-    reason="Chromium is not installed (apt-get install chromium); .ci/run installs it",
+    reason="Chromium is not installed (apt-get install chromium); make test-browser needs it",
 )
 
 API_POLICY = {
@@ -106,6 +106,7 @@ def server(tmp_path_factory):
         yield running
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_the_browser_reports_violations_to_this_test(tmp_path):
     meta = "<meta http-equiv='Content-Security-Policy' content=\"script-src 'none'\">"
@@ -116,6 +117,7 @@ def test_the_browser_reports_violations_to_this_test(tmp_path):
     assert violations(console)
 
 
+@pytest.mark.browser
 @needs_chromium
 @pytest.mark.live_server_process
 @pytest.mark.parametrize(
