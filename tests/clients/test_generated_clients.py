@@ -44,7 +44,7 @@ SERVER_ENV = {
     # Shared by the server's processes, as in production: a log-out ends the
     # session's access tokens in every process, and the log-in limit counts
     # across them.
-    "REDIS_URL": "redis://127.0.0.1:6379/13",
+    "REDIS_URL": "redis://127.0.0.1:6379/12",  # a database of its own among the tests
 }
 
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.server import free_port, live_server, redis_is_up
+from tests.server import free_port, live_server
 from users.exceptions import SESSION_REVOKED
 from users.models import RevokedSession
 from users.services import user_login
@@ -172,7 +172,7 @@ def log_in_without_cache() -> dict[str, str]:
 
 
 @pytest.mark.live_server_process
-@pytest.mark.skipif(not redis_is_up(), reason="no Redis at 127.0.0.1:6379 (.ci/run starts one)")
+@pytest.mark.redis
 def test_log_out_ends_the_access_token_in_every_server_process(tmp_path: Path) -> None:
     env = {"REDIS_URL": "redis://127.0.0.1:6379/14"}
     with live_server(tmp_path, workers=2, threads=1, env=env) as server:
