@@ -8,14 +8,20 @@ to its pool after each step, so no thread keeps one while a chat waits on
 its model. On any other loop (a test's, or the one a WSGI server makes per
 request) a step runs as asgiref's sync_to_async runs it: in the thread that
 serves the request, inside its transaction.
+
+When the server stops, requests still running are cancelled, and those that
+hold money settle it in a last step (a refund, a partial reply kept): the
+server waits for those steps (`steps_finished`) before its loop ends, or
+they would be dropped from the pool's queue with the loop.
 """
 
 import asyncio
 import contextvars
 import functools
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -23,8 +29,13 @@ from django.db import connections
 
 from api import lifespan
 
+logger = logging.getLogger(__name__)
+
 P = ParamSpec("P")
 T = TypeVar("T")
+
+# The steps under way on the server's loop.
+_running: set["asyncio.Future[Any]"] = set()
 
 
 async def in_thread(function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
@@ -33,7 +44,35 @@ async def in_thread(function: Callable[P, T], /, *args: P.args, **kwargs: P.kwar
         return await sync_to_async(function)(*args, **kwargs)
     context = contextvars.copy_context()
     step = functools.partial(context.run, _step, function, *args, **kwargs)
-    return await loop.run_in_executor(_threads(), step)
+    future = loop.run_in_executor(_threads(), step)
+    _running.add(future)
+    future.add_done_callback(_running.discard)
+    return await future
+
+
+async def steps_finished(*, timeout: float) -> None:
+    """Wait until the steps under way, and those they lead to, have finished.
+
+    Each round first lets the requests just cancelled run up to their next
+    step (a few turns of the loop), so that a settle which follows another
+    step is waited for too.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        for _ in range(_TURNS):
+            await asyncio.sleep(0)
+        if not _running:
+            return
+        left = deadline - loop.time()
+        if left <= 0:
+            logger.warning("Stopped with %d database steps unfinished", len(_running))
+            return
+        await asyncio.wait(set(_running), timeout=left)
+
+
+# Turns of the loop a cancelled request may take between two of its steps.
+_TURNS = 5
 
 
 def _step(function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
@@ -52,4 +91,4 @@ def _threads() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=settings.SYNC_THREADS, thread_name_prefix="sync-step")
 
 
-__all__ = ["in_thread"]
+__all__ = ["in_thread", "steps_finished"]

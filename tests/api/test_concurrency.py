@@ -2,12 +2,13 @@
 
 import asyncio
 import threading
+import time
 
 import pytest
 from asgiref.sync import async_to_sync
 
 from api import lifespan
-from api.concurrency import in_thread
+from api.concurrency import in_thread, steps_finished
 
 
 def thread_name() -> str:
@@ -44,3 +45,44 @@ def test_the_step_returns_its_value_and_raises_its_error():
 
     with pytest.raises(ValueError, match="invalid literal"):
         asyncio.run(serve())
+
+
+def test_stopping_waits_for_the_steps_under_way_and_those_they_lead_to():
+    finished = []
+
+    async def settle() -> None:
+        # A cancelled request's last steps: shielded, one after the other.
+        await asyncio.shield(in_thread(time.sleep, 0.2))
+        finished.append("first")
+        await in_thread(time.sleep, 0.2)
+        finished.append("second")
+
+    async def serve() -> None:
+        lifespan.serving()
+        try:
+            task = asyncio.ensure_future(settle())
+            await asyncio.sleep(0.05)
+            await steps_finished(timeout=5)
+            assert finished == ["first", "second"]
+            await task
+        finally:
+            await lifespan.shutdown()
+
+    asyncio.run(serve())
+
+
+def test_stopping_waits_no_longer_than_it_is_told():
+    async def serve() -> float:
+        lifespan.serving()
+        try:
+            step = asyncio.ensure_future(in_thread(time.sleep, 1))
+            await asyncio.sleep(0.05)
+            started = time.monotonic()
+            await steps_finished(timeout=0.1)
+            waited = time.monotonic() - started
+            await step
+            return waited
+        finally:
+            await lifespan.shutdown()
+
+    assert asyncio.run(serve()) < 0.9
