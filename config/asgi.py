@@ -20,22 +20,28 @@ import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import django
 from a2wsgi import WSGIMiddleware
 from asgiref.sync import iscoroutinefunction
 from django.conf import settings
-from django.core.asgi import get_asgi_application
 from django.core.wsgi import get_wsgi_application
 from django.urls import Resolver404, resolve
 
-from api import lifespan
+from api import concurrency, lifespan
+from api.handlers import CoroutineViewHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+# At shutdown, the longest to wait for the settling of the chats the server
+# cancelled (gunicorn's graceful_timeout leaves 10 s beyond the chats' own).
+SETTLE_SECONDS = 5
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-asynchronous = get_asgi_application()
+django.setup(set_prefix=False)
+asynchronous = CoroutineViewHandler()
 synchronous = WSGIMiddleware(
     get_wsgi_application(),  # type: ignore[arg-type]  # a response is an iterable of bytes
     workers=settings.SYNC_THREADS,
@@ -55,7 +61,7 @@ async def application(scope: Scope, receive: Receive, send: Send) -> None:
     elif scope["type"] == "http" and not is_async_view(scope["path"]):
         await synchronous(scope, receive, send)  # type: ignore[arg-type]
     else:
-        await asynchronous(scope, receive, send)  # type: ignore[arg-type]
+        await asynchronous(scope, receive, send)
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:
@@ -65,6 +71,8 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             lifespan.serving()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            # The chats the server cancelled settle before the loop ends.
+            await concurrency.steps_finished(timeout=SETTLE_SECONDS)
             await lifespan.shutdown()
             await send({"type": "lifespan.shutdown.complete"})
             return

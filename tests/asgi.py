@@ -1,4 +1,5 @@
-"""A request through the app's ASGI handler, in this process, read as it streams.
+"""A request through the handler that serves coroutine views under the ASGI
+server (api.handlers), in this process, read as it streams.
 
 The handler runs as an ASGI server runs it: on an event loop (in a thread
 of its own here) with its database steps in threads, so the tests that use
@@ -14,7 +15,8 @@ from collections.abc import Coroutine
 from typing import Any
 
 from asgiref.testing import ApplicationCommunicator
-from django.core.asgi import get_asgi_application
+
+from api.handlers import CoroutineViewHandler
 
 TIMEOUT = 10
 
@@ -43,7 +45,7 @@ class ASGIStream:
             "client": ("127.0.0.1", 50000),
             "server": ("testserver", 80),
         }
-        self.app = ApplicationCommunicator(get_asgi_application(), scope)
+        self.app = ApplicationCommunicator(CoroutineViewHandler(), scope)
         start = self._run(self._send(content))
         self.status_code: int = start["status"]
         self.headers = {name.decode(): value.decode() for name, value in start["headers"]}
