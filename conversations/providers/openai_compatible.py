@@ -14,7 +14,7 @@ from weakref import WeakKeyDictionary
 import httpx2
 import openai
 from django.conf import settings
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.chat import ChatCompletion
 
 from api import lifespan
 from conversations.exceptions import ProviderError, ProviderTimeout
@@ -101,12 +101,14 @@ class OpenAIProvider:
                     async for chunk in stream:
                         if time.monotonic() > deadline:
                             raise ProviderTimeout
+                        if not isinstance(chunk, dict):
+                            raise ProviderError
                         model = self._model_of(chunk, default=model)
-                        usage = chunk.usage or usage
-                        for choice in chunk.choices or ():
-                            finished = finished or choice.finish_reason is not None
-                            piece = choice.delta.content if choice.delta else None
-                            if piece and isinstance(piece, str):
+                        usage = chunk.get("usage") or usage
+                        for choice in chunk.get("choices") or ():
+                            finished = finished or _finish_reason(choice) is not None
+                            piece = _delta_content(choice)
+                            if piece:
                                 piece = _clean(piece)
                                 pieces.append(piece)
                                 yield piece
@@ -116,12 +118,12 @@ class OpenAIProvider:
             yield Reply(
                 text="".join(pieces),
                 model=model,
-                prompt_tokens=_count(usage and usage.prompt_tokens),
-                completion_tokens=_count(usage and usage.completion_tokens),
+                prompt_tokens=_count(_get(usage, "prompt_tokens")),
+                completion_tokens=_count(_get(usage, "completion_tokens")),
             )
 
     def _model_of(self, answer: Any, default: str | None = None) -> str:
-        model = getattr(answer, "model", None)
+        model = _get(answer, "model")
         return _clean(model) if isinstance(model, str) and model else (default or self.model)
 
     async def _create(
@@ -149,7 +151,10 @@ class OpenAIProvider:
             body=body,
             cast_to=ChatCompletion,
             stream=stream,
-            stream_cls=openai.AsyncStream[ChatCompletionChunk],
+            # Each piece as the JSON the server sent (the SDK's `object`), not
+            # a ChatCompletionChunk: building that model costs more CPU than
+            # all the rest of relaying the piece (docs/performance.md).
+            stream_cls=openai.AsyncStream[object],
         )
 
 
@@ -189,6 +194,23 @@ def _clean(text: str) -> str:
     # What a database can store: PostgreSQL refuses NUL in text, and a lone
     # surrogate (valid in JSON, not in UTF-8) fails to encode.
     return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
+def _get(answer: Any, name: str) -> Any:
+    """A field of a completion (a model) or of a streamed chunk (plain JSON)."""
+    if isinstance(answer, dict):
+        return answer.get(name)
+    return getattr(answer, name, None)
+
+
+def _finish_reason(choice: Any) -> Any:
+    return choice.get("finish_reason") if isinstance(choice, dict) else None
+
+
+def _delta_content(choice: Any) -> str | None:
+    delta = choice.get("delta") if isinstance(choice, dict) else None
+    content = delta.get("content") if isinstance(delta, dict) else None
+    return content if isinstance(content, str) else None
 
 
 def _count(value: object) -> int | None:
