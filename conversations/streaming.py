@@ -25,7 +25,8 @@ import logging
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
@@ -108,8 +109,10 @@ async def _events(reservation: ChatReservation) -> AsyncGenerator[bytes]:
         await settle_shielded(reservation=reservation, outcome=Failed(CLIENT_LEFT))
         raise
     try:
-        async with aclosing(chat_stream(reservation=reservation)) as stream:
-            async for item in heartbeats(stream, every=settings.STREAM_HEARTBEAT_SECONDS):
+        stream = chat_stream(reservation=reservation)
+        every = settings.STREAM_HEARTBEAT_SECONDS
+        async with aclosing(heartbeats(stream, every=every)) as items:
+            async for item in items:
                 if item is None:
                     yield HEARTBEAT
                 elif isinstance(item, str):
@@ -126,38 +129,66 @@ async def _events(reservation: ChatReservation) -> AsyncGenerator[bytes]:
 async def heartbeats(items: AsyncIterator[T], *, every: float) -> AsyncGenerator[T | None]:
     """`items`, with None whenever `every` seconds pass with no item.
 
-    The next item is awaited in a task of its own, so a heartbeat does not
-    interrupt it; closing or cancelling this closes `items` too (at once,
-    mid-wait included), so it can settle what it holds.
+    One task reads `items` into a queue and one timer per stream watches the
+    silence, so an item costs a queue's put and get rather than a task and a
+    wait of its own (thousands of streams relay a piece each, many times a
+    second). Closing or cancelling this cancels the reading at once,
+    mid-wait included, so `items` can settle what it holds.
     """
-    pending: asyncio.Task[T] | None = None
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[_Pumped[T]] = asyncio.Queue()
+    last_item = loop.time()
+    started = False
+
+    async def pump() -> None:
+        nonlocal last_item, started
+        started = True
+        try:
+            async for item in items:
+                last_item = loop.time()
+                queue.put_nowait(_Pumped(item))
+        except Exception as error:
+            queue.put_nowait(_Pumped(error=error))
+        else:
+            queue.put_nowait(_Pumped(end=True))
+
+    timer: asyncio.TimerHandle
+
+    def watch() -> None:
+        nonlocal timer
+        quiet = loop.time() - last_item
+        if quiet >= every:
+            queue.put_nowait(_Pumped(heartbeat=True))
+        timer = loop.call_later(every - quiet if quiet < every else every, watch)
+
+    timer = loop.call_later(every, watch)
+    reader = loop.create_task(pump())
     try:
         while True:
-            if pending is None:
-                pending = asyncio.ensure_future(anext(items))
-            done, _ = await asyncio.wait({pending}, timeout=every)
-            if not done:
-                yield None
-                continue
-            try:
-                item = pending.result()
-            except StopAsyncIteration:
+            pumped = await queue.get()
+            if pumped.end:
                 return
-            pending = None
-            yield item
+            if pumped.error is not None:
+                raise pumped.error
+            yield None if pumped.heartbeat else pumped.item
     finally:
-        if pending is not None and not pending.done():
-            pending.cancel()
-            await asyncio.gather(pending, return_exceptions=True)
-        elif hasattr(items, "aclose"):
-            await items.aclose()
+        timer.cancel()
+        if not started:
+            # Let the reader begin, so that `items` sees the cancellation
+            # below and settles what it holds; a generator never begun
+            # cannot.
+            await asyncio.sleep(0)
+        if not reader.done():
+            reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
 
 
-async def _prepend(first: bytes, rest: AsyncGenerator[bytes]) -> AsyncGenerator[bytes]:
-    async with aclosing(rest):
-        yield first
-        async for event in rest:
-            yield event
+@dataclass(frozen=True, slots=True)
+class _Pumped(Generic[T]):
+    item: T | None = None
+    heartbeat: bool = False
+    end: bool = False
+    error: Exception | None = None
 
 
 def _event(name: str, data: Any) -> bytes:

@@ -1,6 +1,8 @@
 """POST /api/v1/chat/ with "stream": true: server-sent events (conversations/streaming.py)."""
 
+import asyncio
 import json
+from contextlib import aclosing
 from http import HTTPStatus
 
 import pytest
@@ -9,6 +11,7 @@ from django.urls import reverse
 
 from conversations.models import Conversation, Exchange
 from conversations.providers import get_provider
+from conversations.streaming import heartbeats
 from tests.asgi import ASGIStream
 from tests.assertions import assert_ledger_matches_balance, error_codes
 from users.models import TokenTransaction
@@ -70,6 +73,7 @@ def test_a_stream_sends_start_deltas_and_done(auth_client, user):
     assert response.status_code == HTTPStatus.OK
     assert response["Content-Type"] == "text/event-stream"
     assert response["Cache-Control"] == "no-cache"
+    assert response["X-Accel-Buffering"] == "no"
     events = events_of(response)
     exchange = Exchange.objects.get()
     assert events[0] == (
@@ -166,6 +170,81 @@ def test_a_client_that_leaves_hangs_up_on_the_provider(auth_client, slow_model):
     assert Exchange.objects.get().response == "You said:"
     # The provider saw the connection close: nothing more was asked of it.
     assert len(slow_model.requests) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_silent_model_gets_heartbeats_between_the_events(auth_client, user, slow_model, settings):
+    settings.STREAM_HEARTBEAT_SECONDS = 0.1
+    slow_model.behaviour.chunk_delay = 0.35
+    response = asgi_stream(auth_client, "one two")
+
+    pieces = list(response)
+
+    assert response.headers["Cache-Control"] == "no-cache"
+    assert response.headers["X-Accel-Buffering"] == "no"
+    heartbeats = [piece for piece in pieces if piece == b": keep-alive\n\n"]
+    # Each pause of the model (0.35 s) holds about three of them.
+    assert len(heartbeats) >= 3
+    events = parse(b"".join(piece for piece in pieces if piece not in heartbeats))
+    assert events[0][0] == "start"
+    assert events[-1][0] == "done"
+    assert events[-1][1]["response"] == "".join(d["text"] for n, d in events if n == "delta")
+    assert_ledger_matches_balance(user)
+
+
+def test_heartbeats_fill_each_silence_and_only_silences():
+    async def items():
+        await asyncio.sleep(0.25)
+        yield "a"
+        yield "b"
+        await asyncio.sleep(0.25)
+        yield "c"
+
+    async def read():
+        return [item async for item in heartbeats(items(), every=0.1)]
+
+    got = asyncio.run(read())
+
+    assert [item for item in got if item is not None] == ["a", "b", "c"]
+    a, b, c = got.index("a"), got.index("b"), got.index("c")
+    assert a >= 2
+    assert b == a + 1
+    assert c - b >= 3
+    assert got[-1] == "c"
+
+
+def test_closing_heartbeats_mid_wait_cancels_the_reading_at_once():
+    seen = []
+
+    async def items():
+        try:
+            yield "a"
+            await asyncio.sleep(60)
+            yield "never"
+        except BaseException as error:
+            seen.append(type(error))
+            raise
+
+    async def read():
+        async with aclosing(heartbeats(items(), every=30)) as stream:
+            assert await anext(stream) == "a"
+            await asyncio.sleep(0.01)
+
+    asyncio.run(asyncio.wait_for(read(), 5))
+
+    assert seen == [asyncio.CancelledError]
+
+
+def test_an_error_of_the_items_reaches_the_reader():
+    async def items():
+        yield "a"
+        raise ValueError("model broke")
+
+    async def read():
+        return [item async for item in heartbeats(items(), every=30)]
+
+    with pytest.raises(ValueError, match="model broke"):
+        asyncio.run(read())
 
 
 def test_errors_before_the_stream_starts_are_json(auth_client, settings):
