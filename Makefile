@@ -38,7 +38,7 @@ run: install ## Migrate the SQLite database and serve on http://127.0.0.1:8000
 	$(DEV) $(PY) manage.py runserver 127.0.0.1:8000
 
 .PHONY: serve
-serve: install ## Production mode: gunicorn (WEB_CONCURRENCY, GUNICORN_THREADS), DEBUG off
+serve: install ## Production mode: gunicorn with uvicorn workers (WEB_CONCURRENCY, SYNC_THREADS), DEBUG off
 	$(SERVE_ENV) $(PY) manage.py migrate --no-input
 	$(SERVE_ENV) $(PY) manage.py collectstatic --no-input -v0
 	$(SERVE_ENV) $(PY) -m gunicorn --config config/gunicorn.py

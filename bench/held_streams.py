@@ -83,7 +83,7 @@ def held_streams(
         env = {
             key: value
             for key, value in ours_env.items()
-            if key not in {"WEB_CONCURRENCY", "GUNICORN_THREADS"}
+            if key not in {"WEB_CONCURRENCY", "SYNC_THREADS"}
         }
         env |= {
             "ACCESS_LOG": "",

@@ -210,7 +210,7 @@ def _slow(slow: dict[str, list[Any]], slow_reply_ms: float) -> list[str]:
         "",
         "`POST /api/v1/chat/` with AI_PROVIDER=openai against tests/fake_openai.py, which",
         f"answers each reply after {slow_reply_ms / 1000:g} s, under `make serve`'s own",
-        "defaults (config/gunicorn.py: WEB_CONCURRENCY and GUNICORN_THREADS unset).",
+        "defaults (config/gunicorn.py: WEB_CONCURRENCY and SYNC_THREADS unset).",
         "",
         "| Database | Conn. | requests | req/s | p50 ms | p95 ms | p99 ms | added to the median "
         "| non-2xx + socket errors |",

@@ -106,7 +106,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="per measurement")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, both apps")
-    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads, both apps")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads a process: the bare app's gunicorn; ours: SYNC_THREADS",
+    )
     parser.add_argument(
         "--only",
         type=_scenarios,
@@ -234,7 +239,7 @@ def _throughput(
         **ours_env,
         "BIND": f"127.0.0.1:{ours_port}",
         "WEB_CONCURRENCY": str(args.workers),
-        "GUNICORN_THREADS": str(args.threads),
+        "SYNC_THREADS": str(args.threads),
         "ACCESS_LOG": "",
         # wrk measures the app, not the rate limits (the chat limit is per user).
         **UNTHROTTLED,
@@ -282,7 +287,7 @@ def _slow_chats(database: str, ours_env: dict[str, str], tokens: Path, seconds: 
     server_env = {
         key: value
         for key, value in ours_env.items()
-        if key not in {"WEB_CONCURRENCY", "GUNICORN_THREADS"}
+        if key not in {"WEB_CONCURRENCY", "SYNC_THREADS"}
     }
     server_env |= {
         "BIND": f"127.0.0.1:{ours_port}",
