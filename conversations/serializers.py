@@ -1,5 +1,7 @@
 """Request and response shapes of the chat endpoints."""
 
+from typing import Any
+
 from django.conf import settings
 from drf_spectacular.utils import PolymorphicProxySerializer
 from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ServerErrorEnum
@@ -84,6 +86,19 @@ class ChatOutputSerializer(serializers.Serializer):
     tokens_charged = serializers.IntegerField(source="exchange.tokens_charged")
     remaining_tokens = serializers.IntegerField()
     timestamp = serializers.DateTimeField(source="exchange.created_at")
+
+
+def chat_output(result: Any) -> dict[str, Any]:
+    """What ChatOutputSerializer makes of a ChatResult, from one shared instance.
+
+    Building a serializer's fields (a deep copy of each, for every instance)
+    costs more than rendering them; rendering keeps no state on the
+    serializer, so every chat can share one.
+    """
+    return _CHAT_OUTPUT.to_representation(result)
+
+
+_CHAT_OUTPUT = ChatOutputSerializer()
 
 
 class BalanceSerializer(serializers.Serializer):

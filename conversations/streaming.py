@@ -33,7 +33,7 @@ from django.http import StreamingHttpResponse
 from rest_framework.exceptions import APIException
 from rest_framework.utils.encoders import JSONEncoder
 
-from conversations.serializers import ChatOutputSerializer
+from conversations.serializers import chat_output
 from conversations.services.chat import chat_stream, settle_shielded
 from conversations.services.reservations import (
     CLIENT_LEFT,
@@ -118,7 +118,7 @@ async def _events(reservation: ChatReservation) -> AsyncGenerator[bytes]:
                 elif isinstance(item, str):
                     yield _event("delta", {"text": item})
                 else:
-                    yield _event("done", ChatOutputSerializer(item).data)
+                    yield _event("done", chat_output(item))
     except APIException as error:
         yield _event("error", _error_body(error))
     except Exception:

@@ -33,6 +33,7 @@ from conversations.serializers import (
     ExchangeListFilterSerializer,
     ExchangeSerializer,
     TokenTransactionSerializer,
+    chat_output,
 )
 from conversations.services.chat import chat_open, chat_send
 from conversations.services.conversations import conversation_delete
@@ -142,9 +143,7 @@ class ChatView(AsyncAPIView):
             return streaming.event_stream_response(await chat_open(**chat))
         result = await chat_send(**chat, idempotency_key=idempotency_key)
         headers = {REPLAYED_HEADER: "true"} if result.replayed else None
-        return Response(
-            ChatOutputSerializer(result).data, status=status.HTTP_201_CREATED, headers=headers
-        )
+        return Response(chat_output(result), status=status.HTTP_201_CREATED, headers=headers)
 
 
 class BalanceView(APIView):
