@@ -14,7 +14,6 @@ from weakref import WeakKeyDictionary
 import httpx2
 import openai
 from django.conf import settings
-from openai.types.chat import ChatCompletion
 
 from api import lifespan
 from conversations.exceptions import ProviderError, ProviderTimeout
@@ -77,15 +76,15 @@ class OpenAIProvider:
         with _provider_errors():
             async with self.session() as client:
                 completion = await self._create(client, messages, stream=False)
-            text = completion.choices[0].message.content if completion.choices else None
-            if not isinstance(text, str):
+            text = _message_content(completion)
+            if text is None:
                 raise ProviderError
-            usage = completion.usage
+            usage = _get(completion, "usage")
             return Reply(
                 text=_clean(text),
                 model=self._model_of(completion),
-                prompt_tokens=_count(usage and usage.prompt_tokens),
-                completion_tokens=_count(usage and usage.completion_tokens),
+                prompt_tokens=_count(_get(usage, "prompt_tokens")),
+                completion_tokens=_count(_get(usage, "completion_tokens")),
             )
 
     async def stream(self, *, messages: Sequence[Message]) -> AsyncGenerator[str | Reply]:
@@ -146,14 +145,15 @@ class OpenAIProvider:
         }
         if stream:
             body |= {"stream": True, "stream_options": {"include_usage": True}}
+        # The answer, or each streamed piece, as the JSON the server sent (the
+        # SDK's `object`), not a ChatCompletion(Chunk): building those models
+        # cost more CPU than all the rest of relaying a piece
+        # (docs/performance.md), and we read four fields of them.
         return await client.post(
             "/chat/completions",
             body=body,
-            cast_to=ChatCompletion,
+            cast_to=object,
             stream=stream,
-            # Each piece as the JSON the server sent (the SDK's `object`), not
-            # a ChatCompletionChunk: building that model costs more CPU than
-            # all the rest of relaying the piece (docs/performance.md).
             stream_cls=openai.AsyncStream[object],
         )
 
@@ -197,19 +197,23 @@ def _clean(text: str) -> str:
 
 
 def _get(answer: Any, name: str) -> Any:
-    """A field of a completion (a model) or of a streamed chunk (plain JSON)."""
-    if isinstance(answer, dict):
-        return answer.get(name)
-    return getattr(answer, name, None)
+    """A field of a JSON object, or None when it is not one."""
+    return answer.get(name) if isinstance(answer, dict) else None
+
+
+def _message_content(completion: Any) -> str | None:
+    choices = _get(completion, "choices")
+    first = choices[0] if isinstance(choices, list) and choices else None
+    content = _get(_get(first, "message"), "content")
+    return content if isinstance(content, str) else None
 
 
 def _finish_reason(choice: Any) -> Any:
-    return choice.get("finish_reason") if isinstance(choice, dict) else None
+    return _get(choice, "finish_reason")
 
 
 def _delta_content(choice: Any) -> str | None:
-    delta = choice.get("delta") if isinstance(choice, dict) else None
-    content = delta.get("content") if isinstance(delta, dict) else None
+    content = _get(_get(choice, "delta"), "content")
     return content if isinstance(content, str) else None
 
 
