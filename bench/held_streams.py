@@ -136,12 +136,12 @@ def floor_streams(work: Path, args: argparse.Namespace) -> list[StreamRun]:
     return runs
 
 
-def _fake_model() -> "Server":
-    """tests/fake_openai.py streaming STREAM_PIECES pieces, one every STREAM_PIECE_SECONDS."""
+def _fake_model(piece_seconds: float = STREAM_PIECE_SECONDS) -> "Server":
+    """tests/fake_openai.py streaming STREAM_PIECES pieces, one every `piece_seconds`."""
     port = free_port()
     command = [
         sys.executable, "-m", "tests.fake_openai", "--port", str(port),
-        "--pieces", str(STREAM_PIECES), "--chunk-delay", str(STREAM_PIECE_SECONDS),
+        "--pieces", str(STREAM_PIECES), "--chunk-delay", str(piece_seconds),
     ]  # fmt: skip
     return Server(command, {**os.environ, "PYTHONPATH": str(ROOT)}, port, None)
 
