@@ -16,17 +16,28 @@ from typing import Any
 
 from asgiref.testing import ApplicationCommunicator
 
+from api import lifespan
 from api.handlers import CoroutineViewHandler
 
 TIMEOUT = 10
 
 
+async def _serving() -> None:
+    lifespan.serving()
+
+
 class ASGIStream:
-    def __init__(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> None:
+    def __init__(
+        self, path: str, body: dict[str, Any], headers: dict[str, str], serving: bool = False
+    ) -> None:
         content = json.dumps(body).encode()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
+        self.serving = serving
+        if serving:
+            # The server's loop (api.lifespan): database steps go to the pool.
+            self._run(_serving())
         scope = {
             "type": "http",
             "asgi": {"version": "3.0"},
@@ -82,6 +93,9 @@ class ASGIStream:
         self._stop()
 
     def _stop(self) -> None:
+        if self.serving and self.loop.is_running():
+            self._run(lifespan.shutdown())
+            self.serving = False
         if self.loop.is_running():
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(TIMEOUT)

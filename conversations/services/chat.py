@@ -116,7 +116,8 @@ async def chat_stream(*, reservation: ChatReservation) -> AsyncGenerator[str | C
     except BaseException as error:
         await _shielded(chat_settle, reservation=reservation, outcome=Failed.of(error))
         raise
-    yield await in_thread(chat_settle, reservation=reservation, outcome=Completed(reply))
+    # Run to its end even if the client leaves meanwhile: the reply is whole.
+    yield await _shielded(chat_settle, reservation=reservation, outcome=Completed(reply))
 
 
 def chat_reserve(
@@ -194,7 +195,7 @@ async def _chat_run(
     except BaseException as error:
         await _shielded(chat_settle, reservation=reservation, outcome=Failed.of(error))
         raise
-    return await in_thread(
+    return await _shielded(
         chat_settle, reservation=reservation, outcome=Completed(reply), claim=claim
     )
 

@@ -2,6 +2,8 @@
 
 import asyncio
 import json
+import threading
+import time
 from contextlib import aclosing
 from http import HTTPStatus
 
@@ -9,6 +11,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.urls import reverse
 
+from api import concurrency
 from conversations.models import Conversation, Exchange
 from conversations.providers import get_provider
 from conversations.streaming import heartbeats
@@ -45,10 +48,11 @@ def slow_model(openai_provider, settings):
     return openai_provider
 
 
-def asgi_stream(client, message="Hello there", **fields) -> ASGIStream:
+def asgi_stream(client, message="Hello there", serving=False, **fields) -> ASGIStream:
     """A streamed chat through the ASGI handler, read event by event."""
     body = {"message": message, "stream": True, **fields}
-    return ASGIStream(CHAT_URL, body, {"Authorization": client._credentials["HTTP_AUTHORIZATION"]})
+    headers = {"Authorization": client._credentials["HTTP_AUTHORIZATION"]}
+    return ASGIStream(CHAT_URL, body, headers, serving=serving)
 
 
 def leave(response) -> None:
@@ -245,6 +249,31 @@ def test_an_error_of_the_items_reaches_the_reader():
 
     with pytest.raises(ValueError, match="model broke"):
         asyncio.run(read())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_client_that_leaves_while_the_whole_reply_waits_to_be_saved_leaves_it_whole(
+    auth_client, user, slow_model, settings
+):
+    # As under the server: database steps queue for a pool of threads (one here).
+    settings.SYNC_THREADS = 1
+    concurrency._threads.cache_clear()
+    slow_model.behaviour.chunk_delay = 0.2
+    response = asgi_stream(auth_client, "one two three", serving=True)
+    next(response), next(response)  # start, and the first piece
+    busy = threading.Event()
+    concurrency._threads().submit(busy.wait, 10)  # the pool's one thread, taken
+    time.sleep(1.5)  # the rest of the reply arrives; its saving waits for the thread
+    threading.Timer(0.5, busy.set).start()
+
+    response.leave()
+
+    exchange = Exchange.objects.get()
+    assert (exchange.status, exchange.response) == ("complete", "You said: one two three")
+    assert TokenTransaction.objects.filter(kind="chat_charge").count() == 1
+    assert not TokenTransaction.objects.filter(kind="refund").exists()
+    assert_ledger_matches_balance(user)
+    concurrency._threads.cache_clear()
 
 
 def test_errors_before_the_stream_starts_are_json(auth_client, settings):
