@@ -1,0 +1,123 @@
+"""The web client at `/`, in a real Chromium against a live server: an
+account, a streamed chat, history after a reload, delete, Stop, a hostile
+reply, the balance down to 402, log-out; and the screenshots in docs/."""
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from tests.fake_openai import Behaviour, FakeOpenAI
+from tests.server import LiveServer, live_server
+from tests.web.browser import BROWSER_TESTS, Tab, model_env, open_tab
+
+pytestmark = BROWSER_TESTS
+
+PASSWORD = "correct-horse-battery"
+COST = 100
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: Any, model: FakeOpenAI) -> Iterator[LiveServer]:
+    with live_server(tmp_path_factory.mktemp("web"), env=model_env(model)) as running:
+        yield running
+
+
+def register(tab: Tab, username: str, password: str = PASSWORD) -> None:
+    page = tab.page
+    page.get_by_label("Username").nth(1).fill(username)
+    page.locator("#register-password").fill(password)
+    page.get_by_role("button", name="Create account").click()
+
+
+def send(page: Page, message: str) -> None:
+    page.get_by_label("Message", exact=True).fill(message)
+    page.get_by_label("Message", exact=True).press("Enter")
+
+
+def last_reply(page: Page):
+    return page.locator(".message.assistant .text").last
+
+
+def wait_for_reply(page: Page, text: str) -> None:
+    expect(page.locator(".message.assistant").last).to_have_class("message assistant complete")
+    expect(last_reply(page)).to_have_text(text)
+
+
+def test_register_chat_streamed_reload_history_delete_and_log_out(
+    context: BrowserContext, server: LiveServer, model: FakeOpenAI
+) -> None:
+    tab = open_tab(context, server.url + "/", accept_dialogs=True)
+    page = tab.page
+    register(tab, "ada")
+    expect(page.locator("#balance")).to_have_text("4000")
+
+    # The reply appears piece by piece: the page shows it growing.
+    model.behaviour = Behaviour(chunk_delay=0.3)
+    send(page, "one two three four five")
+    seen = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        seen.append(last_reply(page).text_content())
+        if "five" in seen[-1]:
+            break
+        time.sleep(0.05)
+    partial = {text for text in seen if text and "five" not in text}
+    assert len(partial) >= 3, seen
+    wait_for_reply(page, "You said: one two three four five")
+    expect(page.locator("#balance")).to_have_text("3900")
+
+    # Continue the conversation.
+    model.behaviour = Behaviour()
+    send(page, "and then?")
+    wait_for_reply(page, "You said: and then?")
+    expect(page.locator("#balance")).to_have_text("3800")
+    expect(page.locator("#conversation-list li")).to_have_count(1)
+
+    # Reload: still logged in (the refresh token), the history is there.
+    page.reload()
+    expect(page.locator("#balance")).to_have_text("3800")
+    expect(page.locator(".message .text")).to_have_text(
+        [
+            "one two three four five",
+            "You said: one two three four five",
+            "and then?",
+            "You said: and then?",
+        ]
+    )
+    page.get_by_role("button", name="New conversation").click()
+    send(page, "a second conversation")
+    wait_for_reply(page, "You said: a second conversation")
+    # The most recent first.
+    expect(page.locator("#conversation-list a")).to_have_text(
+        ["a second conversation", "one two three four five"]
+    )
+
+    # Delete the first one.
+    page.get_by_role("link", name="one two three four five").click()
+    expect(page.locator(".message .text").first).to_have_text("one two three four five")
+    page.get_by_role("button", name="Delete").click()
+    expect(page.locator("#conversation-list a")).to_have_text(["a second conversation"])
+    assert tab.dialogs == ["Delete “one two three four five” and all its messages?"]
+    token = page.evaluate("localStorage.getItem('chat.refresh')")
+    conversations = server.all_pages("/api/v1/conversations/", refreshed_access(server, token))
+    assert [c["title"] for c in conversations] == ["a second conversation"]
+
+    # Log out: back to the log-in form, and the session has ended on the server.
+    token = page.evaluate("localStorage.getItem('chat.refresh')")
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    assert page.evaluate("localStorage.getItem('chat.refresh')") is None
+    refresh = server.request("POST", "/api/v1/auth/refresh/", {"refresh": token})
+    assert refresh.status == 401
+    assert tab.violations() == []
+
+
+def refreshed_access(server: LiveServer, refresh: str) -> str:
+    """An access token of the page's session (rotating its refresh token: the
+    page must not be used after)."""
+    result = server.request("POST", "/api/v1/auth/refresh/", {"refresh": refresh})
+    assert result.status == 200, result
+    return str(result.body["access"])
