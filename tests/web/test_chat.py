@@ -2,6 +2,7 @@
 account, a streamed chat, history after a reload, delete, Stop, a hostile
 reply, the balance down to 402, log-out; and the screenshots in docs/."""
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -121,3 +122,118 @@ def refreshed_access(server: LiveServer, refresh: str) -> str:
     result = server.request("POST", "/api/v1/auth/refresh/", {"refresh": refresh})
     assert result.status == 200, result
     return str(result.body["access"])
+
+
+def log_in_over_api(server: LiveServer, username: str) -> str:
+    return server.login(username, PASSWORD)
+
+
+def log_in(tab: Tab, username: str, password: str = PASSWORD) -> None:
+    page = tab.page
+    page.locator("#login-username").fill(username)
+    page.locator("#login-password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_stop_keeps_the_partial_reply_shown_and_saved(
+    context: BrowserContext, server: LiveServer, model: FakeOpenAI
+) -> None:
+    tab = open_tab(context, server.url + "/")
+    page = tab.page
+    register(tab, "stopper")
+    expect(page.locator("#balance")).to_have_text("4000")
+    model.behaviour = Behaviour(chunk_delay=0.4, reply=" ".join(f"w{i}" for i in range(1, 41)))
+
+    send(page, "tell me a long story")
+    expect(last_reply(page)).to_contain_text("w3")
+    page.get_by_role("button", name="Stop").click()
+
+    expect(page.get_by_role("button", name="Stop")).to_be_hidden()
+    expect(page.locator(".message.assistant .note")).to_have_text(
+        "Stopped: the reply so far is kept."
+    )
+    shown = last_reply(page).text_content()
+    assert shown.startswith("w1 w2 w3")
+    assert "w40" not in shown
+    # The charge stays (the reply had started), and the header says so.
+    expect(page.locator("#balance")).to_have_text("3900")
+
+    # Saved as far as it got: the history after a reload shows it, marked.
+    page.reload()
+    expect(page.locator(".message.assistant .note")).to_have_text(
+        "Stopped: the reply so far is kept."
+    )
+    saved = last_reply(page).text_content()
+    assert saved.startswith(shown)
+    assert "w40" not in saved
+    assert tab.violations() == []
+
+
+def test_a_hostile_reply_is_shown_as_text(
+    context: BrowserContext, server: LiveServer, model: FakeOpenAI
+) -> None:
+    hostile = '<img src=x onerror=alert(1)> <script>alert("xss")</script> <b>bold</b>'
+    model.behaviour = Behaviour(reply=hostile)
+    tab = open_tab(context, server.url + "/")
+    page = tab.page
+    register(tab, "mallory")
+
+    send(page, "say something nasty")
+    wait_for_reply(page, hostile)
+    page.reload()
+    expect(last_reply(page)).to_have_text(hostile)
+
+    messages = page.locator("#messages")
+    assert messages.locator("img, script, b").count() == 0
+    assert tab.dialogs == []
+    assert tab.violations() == []
+
+
+def test_the_list_pages_the_ledger_and_a_spent_balance(
+    context: BrowserContext, server: LiveServer
+) -> None:
+    access = log_in_over_api(server, "spender")
+    # The whole balance, one conversation a message, over the API.
+    for n in range(40):
+        result = server.request("POST", "/api/v1/chat/", {"message": f"topic {n}"}, token=access)
+        assert result.status == 201, result
+    tab = open_tab(context, server.url + "/")
+    page = tab.page
+    log_in(tab, "spender")
+    expect(page.locator("#balance")).to_have_text("0")
+
+    # Most recent first, 20 at a time.
+    links = page.locator("#conversation-list a")
+    expect(links).to_have_count(20)
+    expect(links.first).to_have_text("topic 39")
+    page.get_by_role("button", name="Load more").click()
+    expect(links).to_have_count(40)
+    expect(links.last).to_have_text("topic 0")
+    expect(page.get_by_role("button", name="Load more")).to_be_hidden()
+
+    # 402: said plainly, nothing sent, the message kept to send later.
+    page.get_by_role("button", name="New conversation").click()
+    send(page, "one more, please")
+    expect(page.get_by_role("alert")).to_have_text(
+        "Your balance is spent: this message was not sent, and nothing was charged."
+    )
+    expect(page.get_by_label("Message", exact=True)).to_have_value("one more, please")
+    expect(page.locator("#messages li")).to_have_count(0)
+    expect(page.locator("#balance")).to_have_text("0")
+
+    # The ledger: newest first, a page at a time, nothing charged for the 402.
+    page.get_by_role("link", name="Ledger").click()
+    rows = page.locator("#ledger-rows tr")
+    expect(rows).to_have_count(20)
+    expect(rows.first.locator("td")).to_have_text([_any_time(), "Message", "-100", "0"])
+    page.locator("#ledger-more").click()
+    expect(rows).to_have_count(40)
+    page.locator("#ledger-more").click()
+    expect(rows).to_have_count(41)
+    expect(page.locator("#ledger-more")).to_be_hidden()
+    expect(rows.last.locator("td")).to_have_text([_any_time(), "Sign-up grant", "+4000", "4000"])
+    assert tab.violations() == []
+
+
+def _any_time() -> re.Pattern[str]:
+    return re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d$")
