@@ -106,7 +106,7 @@ export function refreshed(failed) {
 }
 
 function withLock(task) {
-  // Web Locks need a secure context (HTTPS, or http://127.0.0.1 and localhost).
+  // Web Locks need a secure context: HTTPS, or the loopback addresses.
   if (!navigator.locks) return task();
   return navigator.locks.request(LOCK, task);
 }

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.fake_openai import Behaviour, FakeOpenAI
-from tests.server import LiveServer, live_server
-from tests.web.browser import BROWSER_TESTS, Tab, model_env, open_tab
+from tests.server import ROOT, LiveServer, live_server
+from tests.web.browser import BROWSER_TESTS, DESKTOP, PHONE, Tab, model_env, open_tab
 
 pytestmark = BROWSER_TESTS
 
@@ -237,3 +237,122 @@ def test_the_list_pages_the_ledger_and_a_spent_balance(
 
 def _any_time() -> re.Pattern[str]:
     return re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d$")
+
+
+# Written by every run: the README shows the desktop one.
+SCREENSHOTS = {"desktop": DESKTOP, "phone": PHONE}
+
+
+@pytest.mark.parametrize("width", list(SCREENSHOTS))
+def test_screenshots_at_desktop_and_phone_width(
+    browser: Browser, server: LiveServer, model: FakeOpenAI, width: str
+) -> None:
+    context = browser.new_context(viewport=SCREENSHOTS[width])
+    try:
+        tab = open_tab(context, server.url + "/")
+        page = tab.page
+        register(tab, f"grace-{width}")
+        model.behaviour = Behaviour(
+            reply="Streams are read with fetch(): each event arrives as it is written."
+        )
+        send(page, "How does the reply reach the page?")
+        wait_for_reply(page, "Streams are read with fetch(): each event arrives as it is written.")
+        # Nothing wider than the screen: no sideways scrolling on a phone.
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        page.locator("#message").blur()
+        page.screenshot(path=ROOT / "docs" / f"web-client-{width}.png")
+        assert tab.violations() == []
+    finally:
+        context.close()
+
+
+def test_keyboard_alone_logs_in_and_sends_with_focus_always_visible(
+    context: BrowserContext, server: LiveServer
+) -> None:
+    server.login("keys", PASSWORD)
+    tab = open_tab(context, server.url + "/")
+    page = tab.page
+    # The log-in form's username has focus on arrival.
+    expect(page.locator("#login-username")).to_be_focused()
+    page.keyboard.type("keys")
+    page.keyboard.press("Tab")
+    assert focus_outline(page) != "none"
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.locator("#balance")).to_have_text("4000")
+    # Then the message box.
+    expect(page.locator("#message")).to_be_focused()
+    page.keyboard.type("typed, not clicked")
+    page.keyboard.press("Enter")
+    wait_for_reply(page, "You said: typed, not clicked")
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    assert focus_outline(page) != "none"
+    # Every field has a label.
+    unlabelled = page.evaluate(
+        "[...document.querySelectorAll('input, textarea')]"
+        ".filter((field) => field.labels.length === 0).map((field) => field.id)"
+    )
+    assert unlabelled == []
+
+
+def focus_outline(page: Page) -> str:
+    style: str = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    return style
+
+
+# The body split at awkward places: inside a CRLF, inside a field name, with a
+# comment (the server's keep-alive), an event of two data lines, and a last
+# event with no blank line after it (a cut stream: not dispatched).
+SSE_CHUNKS = [
+    "event: start\r",
+    '\ndata: {"n": 1}\r\n\r\n: keep-alive\n\nev',
+    'ent: delta\ndata:{"n": 2}\n\n',
+    "event: delta\ndata: line one\ndata: line two\n\n",
+    'event: done\ndata: {"n": 3}\r\rdata: cut',
+]
+READ_EVENTS = """async (chunks) => {
+  const { readEvents } = await import("/sse.js");
+  const encoder = new TextEncoder();
+  const body = new ReadableStream({
+    start(controller) {
+      for (const chunk of chunks) controller.enqueue(encoder.encode(chunk));
+      controller.close();
+    },
+  });
+  const events = [];
+  for await (const event of readEvents(body)) events.push(event);
+  return events;
+}"""
+
+
+def test_the_stream_parser_follows_the_event_stream_rules(
+    context: BrowserContext, server: LiveServer
+) -> None:
+    tab = open_tab(context, server.url + "/")
+
+    events = tab.page.evaluate(READ_EVENTS, SSE_CHUNKS)
+
+    assert events == [
+        {"event": "start", "data": '{"n": 1}'},
+        {"event": "delta", "data": '{"n": 2}'},
+        {"event": "delta", "data": "line one\nline two"},
+        {"event": "done", "data": '{"n": 3}'},
+    ]
+
+
+def test_the_page_refuses_html_from_strings_and_the_tests_see_it(
+    context: BrowserContext, server: LiveServer
+) -> None:
+    tab = open_tab(context, server.url + "/")
+
+    refused = tab.page.evaluate(
+        """() => {
+          try { document.body.insertAdjacentHTML("beforeend", "<b>x</b>"); return null; }
+          catch (error) { return error.name; }
+        }"""
+    )
+
+    # Trusted Types (the page's policy) refuse it, and report a violation.
+    assert refused == "TypeError"
+    assert tab.violations() != []
