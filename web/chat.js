@@ -63,7 +63,11 @@ function bringToTop(id, title) {
 
 /** Open a conversation (its newest messages), or a new one when `id` is null. */
 export async function openConversation(id) {
-  if (streaming) return;
+  if (streaming) {
+    // One reply at a time: stay where it is being written.
+    history.replaceState(null, "", current ? `#/chat/${current}` : "#/chat");
+    return;
+  }
   current = id;
   historyCursor = null;
   $("messages").replaceChildren();

@@ -90,7 +90,11 @@ export function refreshed(failed) {
       cache: "no-store",
     });
     if (response.status === 401) {
-      end("ended");
+      // Ended (logged out elsewhere, or a password change), unless a new
+      // session began meanwhile: another tab's password change stores a new
+      // pair, and the token sent here was ended by that change.
+      if (localStorage.getItem(REFRESH_KEY) === token) end("ended");
+      else if (access !== null && access !== failed) return access;
       throw new SessionEnded();
     }
     if (!response.ok) throw await errorOf(response);

@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Request, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Request,
+    ViewportSize,
+    sync_playwright,
+)
 
 from tests.chromium import CHROMIUM, FLAGS
 from tests.fake_openai import FakeOpenAI
@@ -37,8 +44,8 @@ BROWSER_TESTS = [
 ]
 
 
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+DESKTOP = ViewportSize(width=1280, height=800)
+PHONE = ViewportSize(width=390, height=844)
 
 
 @contextmanager
@@ -71,7 +78,8 @@ class Tab:
 
     def _on_request(self, request: Request) -> None:
         if request.url.endswith("/api/v1/auth/refresh/") and request.method == "POST":
-            body: dict[str, Any] = request.post_data_json
+            body = request.post_data_json
+            assert isinstance(body, dict)
             self.refreshes.append(body["refresh"])
 
 

@@ -356,3 +356,22 @@ def test_the_page_refuses_html_from_strings_and_the_tests_see_it(
     # Trusted Types (the page's policy) refuse it, and report a violation.
     assert refused == "TypeError"
     assert tab.violations() != []
+
+
+def test_a_reply_that_fails_midway_says_so_and_is_refunded(
+    context: BrowserContext, server: LiveServer, model: FakeOpenAI
+) -> None:
+    tab = open_tab(context, server.url + "/")
+    page = tab.page
+    register(tab, "unlucky")
+    expect(page.locator("#balance")).to_have_text("4000")
+    model.behaviour = Behaviour(reply="one two three four five six", cut_after=3)
+
+    send(page, "are you there?")
+
+    expect(page.get_by_role("alert")).to_have_text(
+        "The AI could not answer. You were not charged: try again."
+    )
+    expect(page.locator(".message.assistant.failed .text")).to_have_text("one two three")
+    expect(page.locator("#balance")).to_have_text("4000")
+    assert tab.violations() == []
