@@ -1,7 +1,8 @@
 // The account page: change the password, log out everywhere.
 
 import { call } from "./api.js";
-import { $, say } from "./dom.js";
+import { setBalance } from "./balance.js";
+import { $, say, utc } from "./dom.js";
 import { describe, fieldMessages } from "./messages.js";
 import * as session from "./session.js";
 
@@ -12,7 +13,7 @@ async function changePassword(event) {
   const body = { old_password: form.old_password.value, new_password: form.new_password.value };
   try {
     // A new pair: this tab stays logged in, every other token has ended.
-    session.begin(await call("/auth/password/", { method: "POST", body }));
+    await session.begin(await call("/auth/password/", { method: "POST", body }));
     form.reset();
     say($("password-error"), "");
     document.dispatchEvent(new CustomEvent("notice", { detail: "Your password is changed. Other devices are logged out." }));
@@ -29,9 +30,23 @@ async function changePassword(event) {
 async function logOutEverywhere() {
   try {
     await call("/auth/logout-all/", { method: "POST" });
-    session.end();
+    await session.end();
   } catch (error) {
     document.dispatchEvent(new CustomEvent("notice", { detail: describe(error) }));
+  }
+}
+
+/** The account page, read afresh: the name, since when, the balance. */
+export async function showAccount() {
+  say($("account-error"), "");
+  try {
+    const me = await call("/auth/me/");
+    $("account-username").textContent = me.username;
+    $("account-joined").textContent = utc(me.date_joined);
+    $("account-joined").setAttribute("datetime", me.date_joined);
+    setBalance(me.tokens);
+  } catch (error) {
+    say($("account-error"), describe(error));
   }
 }
 

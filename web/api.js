@@ -33,7 +33,7 @@ export async function authorized(path, options = {}) {
   if (await isExpired(response)) {
     response = await send(path, options, await session.refreshed(token));
     if (await isExpired(response)) {
-      session.end("ended");
+      await session.end("ended");
       throw new SessionEnded();
     }
   }

@@ -2,7 +2,7 @@
 // Pages are chosen by the URL's fragment: #/chat, #/chat/<id>, #/ledger, #/account.
 
 import { call, open } from "./api.js";
-import { setUpAccount } from "./account.js";
+import { setUpAccount, showAccount } from "./account.js";
 import { loadBalance, setBalance } from "./balance.js";
 import { loadConversations, openConversation, setUpChat } from "./chat.js";
 import { $, say, show } from "./dom.js";
@@ -35,7 +35,7 @@ function showAuth() {
 }
 
 async function logIn(username, password) {
-  session.begin(await open("/auth/login/", { username, password }));
+  await session.begin(await open("/auth/login/", { username, password }));
   await enter();
 }
 
@@ -108,6 +108,7 @@ async function route() {
     $("main").focus();
   } else if (page === "account") {
     showView("view-account");
+    await showAccount();
     $("main").focus();
   } else {
     showView("view-chat");
@@ -117,12 +118,7 @@ async function route() {
 }
 
 async function logOut() {
-  try {
-    await call("/auth/logout/", { method: "POST", body: { refresh: session.refreshToken() } });
-  } catch {
-    // Ended already, or the server is unreachable: forget the tokens here anyway.
-  }
-  session.end();
+  await session.logOut();
 }
 
 session.onChange((kind, reason) => {
@@ -144,5 +140,4 @@ setUpChat();
 setUpLedger();
 setUpAccount();
 
-if (session.hasSession()) enter();
-else showAuth();
+session.hasSession().then((has) => (has ? enter() : showAuth()));

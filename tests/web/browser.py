@@ -16,6 +16,7 @@ from playwright.sync_api import (
     BrowserContext,
     Page,
     Request,
+    Response,
     ViewportSize,
     sync_playwright,
 )
@@ -70,6 +71,17 @@ class Tab:
     console: list[str] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
     refreshes: list[str] = field(default_factory=list)
+    # The refresh tokens the server gave it.
+    issued: list[str] = field(default_factory=list)
+    # How many of its requests were refused 401 (an expired access token).
+    refused: int = 0
+
+    def stored_refresh(self) -> str | None:
+        """The refresh token the client keeps (in IndexedDB: web/store.js)."""
+        token: str | None = self.page.evaluate(
+            "async () => (await import('/store.js')).readRefreshToken()"
+        )
+        return token
 
     def violations(self) -> list[str]:
         seen: list[str] = self.page.evaluate("window.__violations")
@@ -81,6 +93,13 @@ class Tab:
             body = request.post_data_json
             assert isinstance(body, dict)
             self.refreshes.append(body["refresh"])
+
+
+def _on_response(tab: Tab, response: Response) -> None:
+    if response.status == 401:
+        tab.refused += 1
+    elif response.url.endswith("/api/v1/auth/refresh/") and response.ok:
+        tab.issued.append(response.json()["refresh"])
 
 
 def open_tab(context: BrowserContext, url: str, *, accept_dialogs: bool = False) -> Tab:
@@ -98,6 +117,7 @@ def open_tab(context: BrowserContext, url: str, *, accept_dialogs: bool = False)
 
     page.on("dialog", on_dialog)
     page.on("request", tab._on_request)
+    page.on("response", lambda response: _on_response(tab, response))
     page.goto(url)
     return tab
 

@@ -102,26 +102,18 @@ def test_register_chat_streamed_reload_history_delete_and_log_out(
     page.get_by_role("button", name="Delete").click()
     expect(page.locator("#conversation-list a")).to_have_text(["a second conversation"])
     assert tab.dialogs == ["Delete “one two three four five” and all its messages?"]
-    token = page.evaluate("localStorage.getItem('chat.refresh')")
-    conversations = server.all_pages("/api/v1/conversations/", refreshed_access(server, token))
+    conversations = server.all_pages("/api/v1/conversations/", server.login("ada", PASSWORD))
     assert [c["title"] for c in conversations] == ["a second conversation"]
 
     # Log out: back to the log-in form, and the session has ended on the server.
-    token = page.evaluate("localStorage.getItem('chat.refresh')")
+    token = tab.stored_refresh()
+    assert token is not None
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
-    assert page.evaluate("localStorage.getItem('chat.refresh')") is None
+    assert tab.stored_refresh() is None
     refresh = server.request("POST", "/api/v1/auth/refresh/", {"refresh": token})
     assert refresh.status == 401
     assert tab.violations() == []
-
-
-def refreshed_access(server: LiveServer, refresh: str) -> str:
-    """An access token of the page's session (rotating its refresh token: the
-    page must not be used after)."""
-    result = server.request("POST", "/api/v1/auth/refresh/", {"refresh": refresh})
-    assert result.status == 200, result
-    return str(result.body["access"])
 
 
 def log_in_over_api(server: LiveServer, username: str) -> str:
