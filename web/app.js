@@ -123,6 +123,8 @@ async function logOut() {
 
 session.onChange((kind, reason) => {
   if (kind === "logout") {
+    // The next account to log in here starts on its own chat page.
+    history.replaceState(null, "", "/");
     showAuth();
     notice(reason === "ended" ? describe({ name: "SessionEnded" }) : "You are logged out.");
   } else if (kind === "login" && !loggedIn) {

@@ -367,3 +367,27 @@ def test_a_reply_that_fails_midway_says_so_and_is_refunded(
     expect(page.locator(".message.assistant.failed .text")).to_have_text("one two three")
     expect(page.locator("#balance")).to_have_text("4000")
     assert tab.violations() == []
+
+
+def test_a_long_history_loads_earlier_messages_on_demand(
+    context: BrowserContext, server: LiveServer
+) -> None:
+    access = server.login("talker", PASSWORD)
+    first = server.request("POST", "/api/v1/chat/", {"message": "m0"}, token=access)
+    conversation = first.body["conversation"]
+    for n in range(1, 22):
+        body = {"message": f"m{n}", "conversation": conversation}
+        assert server.request("POST", "/api/v1/chat/", body, token=access).status == 201
+    tab = open_tab(context, f"{server.url}/#/chat/{conversation}")
+    page = tab.page
+    log_in(tab, "talker")
+
+    mine = page.locator(".message.user .text")
+    expect(mine).to_have_count(20)
+    expect(mine.first).to_have_text("m2")
+    expect(mine.last).to_have_text("m21")
+    page.get_by_role("button", name="Load earlier messages").click()
+    expect(mine).to_have_count(22)
+    expect(mine.first).to_have_text("m0")
+    expect(page.get_by_role("button", name="Load earlier messages")).to_be_hidden()
+    assert tab.violations() == []
