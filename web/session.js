@@ -58,8 +58,8 @@ export async function begin(pair) {
 
 /**
  * End this session on the server, then here and in every tab. Under the lock,
- * so that no other tab rotates the refresh token while it is on its way: a
- * spent token cannot end its session.
+ * so that it sends the current refresh token, not one another tab is
+ * rotating at that moment.
  */
 export async function logOut() {
   try {
