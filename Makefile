@@ -142,7 +142,7 @@ postgres-leg: install
 # `make test` runs the browser tests too when Chromium is there, and skips
 # them when it is not; this leg exists to run them, so a skip fails it.
 .PHONY: test-browser
-test-browser: install ## The docs pages in headless Chromium (installs it if missing)
+test-browser: install ## The docs pages and the web client in headless Chromium (installs it if missing)
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
 		echo "Installing Chromium"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }

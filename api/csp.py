@@ -6,6 +6,11 @@ a person opens in a browser (the admin, Swagger UI, ReDoc) get
 CONTENT_SECURITY_POLICY_PAGES: files from this site only, and no inline
 script or style except those that carry this response's nonce. Which policy
 a response gets is decided here, by the view that answered.
+
+The web client's page at `/` (web/index.html, served by WhiteNoise before any
+view) gets CONTENT_SECURITY_POLICY_WEB_CLIENT: it has no inline script or
+style at all, so it needs no nonce, and Trusted Types refuse any string that
+would be parsed as HTML.
 """
 
 from csp.middleware import CSPMiddleware, PolicyParts
@@ -15,6 +20,9 @@ from django.http import HttpRequest, HttpResponseBase
 # The views that render pages: every view of the admin, and the two docs pages.
 PAGE_NAMESPACES = {"admin"}
 PAGE_URL_NAMES = {"swagger-ui", "redoc"}
+# The one document of the web client (WhiteNoise's index file: /index.html
+# redirects here). Its scripts and styles need no policy of their own.
+WEB_CLIENT_PATHS = {"/"}
 
 
 class ContentSecurityPolicyMiddleware(CSPMiddleware):
@@ -22,8 +30,11 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
         self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
     ) -> PolicyParts:
         parts = super().get_policy_parts(request, response, report_only)
-        if not report_only and parts.config is None and is_page(request):
-            parts.config = settings.CONTENT_SECURITY_POLICY_PAGES["DIRECTIVES"]
+        if not report_only and parts.config is None:
+            if request.path in WEB_CLIENT_PATHS:
+                parts.config = settings.CONTENT_SECURITY_POLICY_WEB_CLIENT["DIRECTIVES"]
+            elif is_page(request):
+                parts.config = settings.CONTENT_SECURITY_POLICY_PAGES["DIRECTIVES"]
         return parts
 
 

@@ -1,6 +1,7 @@
 """The Django core: secrets and hosts, apps, middleware, templates, language
 and time, static files, logging."""
 
+from api.web_client import web_client_headers
 from config.settings.environment import BASE_DIR, DEBUG, env, refuse_to_start
 
 _DEV_SECRET_KEY = "django-insecure-development-only-never-use-in-production"  # noqa: S105
@@ -106,6 +107,13 @@ STORAGES = {
     # Needs `manage.py collectstatic` before serving with DEBUG off.
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# The web client (web/, docs/web-client.md): plain files that WhiteNoise serves
+# at the site's root as they are in the repository (no collectstatic, no build
+# step), with web/index.html at `/`. Its modules import each other by name, not
+# by hashed name, so each load revalidates them (api/web_client.py).
+WHITENOISE_ROOT = BASE_DIR / "web"
+WHITENOISE_INDEX_FILE = True
+WHITENOISE_ADD_HEADERS_FUNCTION = web_client_headers
 
 # --- Logging ----------------------------------------------------------------
 

@@ -55,6 +55,25 @@ CONTENT_SECURITY_POLICY_PAGES = {
     },
 }
 
+# The web client at `/` (web/, api/csp.py): its own files only, no inline
+# script or style (so no nonce), requests to this site only, and no form that
+# submits without its script. Trusted Types make every assignment of a string
+# to innerHTML and its like throw: the client writes text only.
+CONTENT_SECURITY_POLICY_WEB_CLIENT = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "connect-src": [SELF],
+        "base-uri": [NONE],
+        "form-action": [NONE],
+        "frame-ancestors": [NONE],
+        "require-trusted-types-for": ["'script'"],
+        "trusted-types": [NONE],
+    },
+}
+
 # --- Browser clients (CORS) ---------------------------------------------------
 
 # Web apps on other origins may call the API only from the origins listed
