@@ -124,9 +124,12 @@ schema: install ## Regenerate schema.yml from the code
 pytest: install ## The test suite on SQLite, with coverage (fails under 90%)
 	DATABASE_URL= $(PY) -m pytest --cov --cov-report=term
 
+# The browser tests run once, in the SQLite leg: they test pages and the web
+# client, which the database under the server does not change.
 .PHONY: test-postgres
-test-postgres: install ## The test suite on PostgreSQL at POSTGRES_URL
-	DATABASE_URL=$(POSTGRES_URL) $(PY) -m pytest --cov --cov-report=term
+test-postgres: install ## The test suite on PostgreSQL at POSTGRES_URL (browser tests aside)
+	DATABASE_URL=$(POSTGRES_URL) $(PY) -m pytest -m "not fuzz and not clients and not browser" \
+		--cov --cov-report=term
 
 # Runs the PostgreSQL leg when a server answers at POSTGRES_URL, and says so
 # plainly when it does not (under CI=true, by failing).
@@ -142,11 +145,15 @@ postgres-leg: install
 # `make test` runs the browser tests too when Chromium is there, and skips
 # them when it is not; this leg exists to run them, so a skip fails it.
 .PHONY: test-browser
-test-browser: install ## The docs pages and the web client in headless Chromium (installs it if missing)
+test-browser: install chromium ## The docs pages and the web client in headless Chromium (installs it if missing)
+	DATABASE_URL= $(PY) -m pytest -m browser --no-skips
+
+# Debian's package (needs root: CI installs it this way before `make test`).
+.PHONY: chromium
+chromium:
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
 		echo "Installing Chromium"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
-	DATABASE_URL= $(PY) -m pytest -m browser --no-skips
 
 .PHONY: clean
 clean: ## Remove the virtualenv, caches and the local database

@@ -6,6 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from conversations.providers import get_provider
+from tests.chromium import CHROMIUM
 from tests.factories import UserFactory
 from tests.fake_openai import FakeOpenAI
 from tests.server import redis_is_up
@@ -25,8 +26,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Tests marked `redis` skip without the Redis (fail under CI=true)."""
+    """Tests marked `redis` skip without the Redis, and those marked `browser`
+    without Chromium; under CI=true both fail instead."""
+    if CI and item.get_closest_marker("browser") and CHROMIUM is None:
+        pytest.fail("Chromium is not installed, and CI=true needs it", pytrace=False)
     if item.get_closest_marker("redis") and not redis_is_up():
         reason = "no Redis at 127.0.0.1:6379 (.ci/run starts one)"
         if CI:
