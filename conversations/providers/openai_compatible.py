@@ -17,6 +17,7 @@ from django.conf import settings
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from api import lifespan
+from api.middleware import REQUEST_ID_HEADER, current_request_id
 from conversations.exceptions import ProviderError, ProviderTimeout
 from conversations.providers.base import Message, Reply
 
@@ -144,9 +145,13 @@ class OpenAIProvider:
         }
         if stream:
             body |= {"stream": True, "stream_options": {"include_usage": True}}
+        # The model's server may log it too: one id across both servers' logs.
+        request_id = current_request_id()
+        headers = {REQUEST_ID_HEADER: request_id} if request_id else {}
         return await client.post(
             "/chat/completions",
             body=body,
+            options={"headers": headers},
             cast_to=ChatCompletion,
             stream=stream,
             stream_cls=openai.AsyncStream[ChatCompletionChunk],
