@@ -121,9 +121,12 @@ async def chat_stream(*, reservation: ChatReservation) -> AsyncGenerator[str | C
             # Refunded by chat_settle, or settled by someone else; the
             # client has gone, so there is no one else to tell.
             logger.exception("chat.incomplete_not_kept", exchange_id=str(reservation.exchange.pk))
+        except asyncio.CancelledError:
+            # The settling ran to its end; the request goes on being cancelled.
+            _incomplete(reservation, partial)
+            raise
         else:
-            if pieces:
-                _incomplete(reservation, partial)
+            _incomplete(reservation, partial)
         raise
     except BaseException as error:
         _provider_failed(provider, error, started, reservation)
@@ -253,6 +256,8 @@ def _completed(
 
 
 def _incomplete(reservation: ChatReservation, partial: Reply) -> None:
+    if not partial.text:
+        return  # nothing was sent: refunded, and logged as such
     metrics.CHATS.labels("incomplete").inc()
     logger.info(
         "chat.incomplete",
