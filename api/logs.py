@@ -64,6 +64,8 @@ def formatter(log_format: str) -> logging.Formatter:
 def configure(options: dict[str, str]) -> None:
     """LOGGING_CONFIG, called by Django with LOGGING (`log_format`, `level`)."""
     logging.config.dictConfig(logging_config(**options))
+    # Python's warnings as log lines too, not bare text on stderr.
+    logging.captureWarnings(True)
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,
