@@ -123,7 +123,7 @@ def test_the_workload_got_the_answers_it_should(observed):
     }
 
 
-def test_one_scrape_counts_the_workload_exactly_over_all_workers(observed):
+def test_one_scrape_counts_the_workload_exactly_over_all_workers(observed: Observed) -> None:
     def value(name: str, **labels: str) -> float:
         return observed.metrics.get((name, frozenset(labels.items())), 0.0)
 
