@@ -21,12 +21,13 @@ by the chat's own events and metrics.
 
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
+import uuid_utils
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.utils.functional import SimpleLazyObject, empty
@@ -52,7 +53,7 @@ def request_id_from(header: str | None) -> str:
     """The request's id: the client's, if valid, else a new one."""
     if header is not None and _VALID_REQUEST_ID.fullmatch(header):
         return header
-    return uuid.uuid4().hex
+    return uuid_utils.uuid4().hex
 
 
 class RequestMiddleware:
@@ -71,8 +72,17 @@ class RequestMiddleware:
         if iscoroutinefunction(self):
             return self._acall(request)
         started = _begin(request)
-        response: HttpResponseBase = self.get_response(request)  # type: ignore[assignment]
-        _end(request, response, started)
+        try:
+            response: HttpResponseBase = self.get_response(request)  # type: ignore[assignment]
+            _end(request, response, started)
+        finally:
+            if not isinstance(request, ASGIRequest):
+                # A WSGI server's thread goes on to other work: the request's
+                # context ends here. Behind Django's ASGI handler (the chat),
+                # this runs in a thread whose context asgiref carries back to
+                # the request's task, where a stream still needs it; each such
+                # request has a context of its own.
+                structlog.contextvars.clear_contextvars()
         return response
 
     async def _acall(self, request: HttpRequest) -> HttpResponseBase:

@@ -6,20 +6,19 @@ json) and parsed back, so each test reads what a log collector would.
 
 import io
 import json
-import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
 
 import pytest
+import structlog
 from django.core.cache import cache
 from django.core.management import call_command
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from api import logs
 from api.middleware import REQUEST_ID_HEADER
 from conversations.models import Exchange
 from conversations.services.chat import chat_reserve
@@ -36,32 +35,16 @@ Lines = Callable[[], list[dict[str, Any]]]
 
 
 @pytest.fixture
-def log_lines(monkeypatch: pytest.MonkeyPatch) -> Iterator[Lines]:
-    """Every line logged during the test, parsed from the JSON renderer's output."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logs.formatter("json"))
-    root = logging.getLogger()
-    level = root.level
+def log_lines(capsys: pytest.CaptureFixture[str], settings: Any) -> Lines:
+    """Every line logged during the test (to stdout, as in production), parsed."""
+    assert settings.LOG_FORMAT == "json"
+    captured: list[str] = []
 
-    def capture() -> None:
-        root.addHandler(handler)
-        root.setLevel(logging.INFO)
+    def lines() -> list[dict[str, Any]]:
+        captured.append(capsys.readouterr().out)
+        return [json.loads(line) for line in "".join(captured).splitlines()]
 
-    def configure(options: dict[str, str]) -> None:
-        # django.setup() (get_asgi_application calls it) configures logging
-        # anew, which drops this handler: add it back.
-        configure_as_usual(options)
-        capture()
-
-    configure_as_usual = logs.configure
-    monkeypatch.setattr(logs, "configure", configure)
-    capture()
-    try:
-        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
+    return lines
 
 
 def events(lines: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
@@ -200,15 +183,15 @@ def test_a_stream_through_the_asgi_handler_keeps_its_request_id_in_every_line(
     assert [r["_request_id"] for r in openai_provider.requests] == ["stream-42"]
 
 
+@pytest.mark.django_db(transaction=True)  # the refund's line is logged as it commits
 def test_a_provider_error_logs_its_status_and_latency_and_the_refund(
-    auth_client, user, openai_provider, log_lines, django_capture_on_commit_callbacks
+    auth_client, user, openai_provider, log_lines
 ):
     openai_provider.behaviour.fail_status = 503
     auth_client.raise_request_exception = False  # a 502, as a client gets it
-    with django_capture_on_commit_callbacks(execute=True):
-        response = auth_client.post(
-            CHAT_URL, {"message": "Hello"}, format="json", HTTP_X_REQUEST_ID="fails-1"
-        )
+    response = auth_client.post(
+        CHAT_URL, {"message": "Hello"}, format="json", HTTP_X_REQUEST_ID="fails-1"
+    )
 
     assert response.status_code == HTTPStatus.BAD_GATEWAY
     lines = log_lines()
@@ -377,3 +360,11 @@ def test_no_password_token_secret_or_message_text_reaches_a_log_line(
     ]
     leaked = [secret for secret in secrets if secret in text]
     assert leaked == []
+
+
+def test_a_thread_keeps_nothing_of_the_request_it_served(auth_client):
+    # A WSGI server's thread serves one request after another; what the last
+    # one bound must not reach lines logged outside any request.
+    auth_client.get(BALANCE_URL, HTTP_X_REQUEST_ID="gone-1")
+
+    assert structlog.contextvars.get_contextvars() == {}
