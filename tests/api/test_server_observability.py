@@ -8,8 +8,13 @@ on the lines of both paths (the synchronous views' thread pool, the chat's
 event loop and its threads), and no secret.
 """
 
+import contextlib
+import http.client
 import json
+import os
+import signal
 import threading
+import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -315,3 +320,81 @@ def _stale_counts(directory: Path) -> None:
     key = mmap_key("chat_api_chats", "chat_api_chats_total", ["outcome"], ["completed"], "")
     stale.write_value(key, 1000.0, 0)
     stale.close()
+
+
+def test_a_killed_worker_s_streams_stop_counting(tmp_path):
+    # gunicorn's child_exit hook (config/gunicorn.py) tells prometheus-client
+    # the worker is dead; its gauges would count for ever otherwise.
+    model = FakeOpenAI().start_in_thread()
+    model.behaviour.chunk_delay = 2.0
+    env = {
+        "METRICS_TOKEN": TOKEN,
+        "AI_PROVIDER": "openai",
+        "AI_BASE_URL": model.base_url,
+        "AI_API_KEY": "x",
+        "AI_MODEL": "m",
+        "AI_TIMEOUT_SECONDS": "60",
+    }
+    try:
+        with live_server(tmp_path, workers=1, env=env) as server:
+            token = server.login("streamer", PASSWORD)
+            streaming = threading.Thread(
+                target=_stream_until_cut, args=(server, token), daemon=True
+            )
+            streaming.start()
+            during = _wait_for_gauge(server, "chat_api_streams_in_flight", 1)
+            worker = _workers(server.pid)[0]
+
+            os.kill(worker, signal.SIGKILL)
+            _wait_for_new_worker(server, worker)
+            after = _gauge(server, "chat_api_streams_in_flight")
+            streaming.join(30)
+    finally:
+        model.stop()
+
+    assert (during, after) == (1, 0)
+
+
+def _stream_until_cut(server: LiveServer, token: str) -> None:
+    with contextlib.suppress(OSError, http.client.HTTPException):  # killed mid-stream
+        _raw(server, "POST", "/api/v1/chat/", {"message": "a b c d e f", "stream": True}, token)
+
+
+def _gauge(server: LiveServer, name: str) -> float:
+    status, text = _raw(server, "GET", "/metrics", token=TOKEN)
+    assert status == 200
+    return _samples(text).get((name, frozenset()), 0.0)
+
+
+def _wait_for_gauge(server: LiveServer, name: str, expected: float) -> float:
+    deadline = time.monotonic() + 30
+    while (value := _gauge(server, name)) != expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return value
+
+
+def _workers(master: int) -> list[int]:
+    """The worker processes of a gunicorn master (its children)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def _wait_for_new_worker(server: LiveServer, dead: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        workers = _workers(server.pid)
+        if workers and dead not in workers:
+            try:
+                if server.request("GET", "/healthz/").status == 200:
+                    return
+            except OSError:
+                pass
+        time.sleep(0.2)
+    raise AssertionError("gunicorn did not replace the killed worker")
