@@ -13,10 +13,15 @@ becomes a cache key is decided here, once.
 
 import hashlib
 
+import structlog
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
+
+from api import metrics
+
+logger = structlog.get_logger(__name__)
 
 
 class RateThrottle(SimpleRateThrottle):
@@ -30,6 +35,13 @@ class RateThrottle(SimpleRateThrottle):
     def identity(self, request: Request) -> str | None:
         """Whom the request counts against; None: it is not throttled here."""
         raise NotImplementedError
+
+    def throttle_failure(self) -> bool:
+        # Counted and logged by scope only: whom it counts against is a
+        # client's address or a username, which a log line has no need of.
+        metrics.THROTTLED.labels(self.scope).inc()
+        logger.info("throttled", scope=self.scope)
+        return False
 
     def get_cache_key(self, request: Request, view: APIView) -> str | None:
         ident = self.identity(request)

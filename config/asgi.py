@@ -13,9 +13,11 @@ Two kinds of view share each worker process:
 
 Which way a request goes is read from the URL's view, so a view made async
 moves over by itself. The lifespan protocol tells api.lifespan which loop
-is the server's, so clients on it keep their connections until shutdown.
+is the server's, so clients on it keep their connections until shutdown;
+it also starts the sampling of the database pool for /metrics.
 """
 
+import asyncio
 import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -27,7 +29,7 @@ from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 from django.urls import Resolver404, resolve
 
-from api import concurrency, lifespan
+from api import concurrency, lifespan, metrics
 from api.handlers import CoroutineViewHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -65,12 +67,16 @@ async def application(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:
+    sampling: asyncio.Task[None] | None = None
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             lifespan.serving()
+            sampling = asyncio.create_task(metrics.database_pool_sampling())
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            if sampling is not None:
+                sampling.cancel()
             # The chats the server cancelled settle before the loop ends.
             await concurrency.steps_finished(timeout=SETTLE_SECONDS)
             await lifespan.shutdown()

@@ -21,18 +21,19 @@ end (docs/streaming.md): serve with ASGI (`make serve`).
 
 import asyncio
 import json
-import logging
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import structlog
 from django.conf import settings
 from django.http import StreamingHttpResponse
 from rest_framework.exceptions import APIException
 from rest_framework.utils.encoders import JSONEncoder
 
+from api import metrics
 from conversations.serializers import chat_output
 from conversations.services.chat import chat_stream, settle_shielded
 from conversations.services.reservations import (
@@ -42,7 +43,7 @@ from conversations.services.reservations import (
     chat_settle,
 )
 
-logger = logging.getLogger(__name__)
+logger = structlog.get_logger(__name__)
 
 MEDIA_TYPE = "text/event-stream"
 HEARTBEAT = b": keep-alive\n\n"
@@ -78,9 +79,13 @@ class _EventStream:
 
     async def _events(self) -> AsyncGenerator[bytes]:
         self._unsent.detach()
-        async with aclosing(_events(self._reservation)) as events:
-            async for event in events:
-                yield event
+        metrics.STREAMS_IN_FLIGHT.inc()
+        try:
+            async with aclosing(_events(self._reservation)) as events:
+                async for event in events:
+                    yield event
+        finally:
+            metrics.STREAMS_IN_FLIGHT.dec()
 
     def close(self) -> None:
         if self._unsent.detach() is not None:
@@ -122,7 +127,7 @@ async def _events(reservation: ChatReservation) -> AsyncGenerator[bytes]:
     except APIException as error:
         yield _event("error", _error_body(error))
     except Exception:
-        logger.exception("A streamed chat failed")
+        logger.exception("chat.stream_failed", exchange_id=str(exchange.pk))
         yield _event("error", _error_body(APIException()))
 
 

@@ -117,6 +117,7 @@ class FakeOpenAI:
             return True
         payload = json.loads(body)
         payload["_authorization"] = headers.get("authorization", "")
+        payload["_request_id"] = headers.get("x-request-id", "")
         self.requests.append(payload)
         behaviour = self.behaviour
         if behaviour.hang:

@@ -1,6 +1,7 @@
 """Admin: balances are read-only and change only through a ledgered action;
 the ledger itself is read-only."""
 
+import structlog
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -12,6 +13,8 @@ from users.exceptions import InsufficientTokens
 from users.forms import TokenAdjustmentForm, UserChangeForm, UserCreationForm
 from users.ledger import tokens_adjust
 from users.models import TokenTransaction, User
+
+logger = structlog.get_logger(__name__)
 
 
 @admin.register(User)
@@ -51,6 +54,13 @@ class UserAdmin(DjangoUserAdmin):
                         messages.ERROR,
                     )
                 else:
+                    logger.info(
+                        "admin.balance_adjusted",
+                        admin_id=str(request.user.pk),
+                        user_id=str(user.pk),
+                        amount=form.cleaned_data["amount"],
+                        balance_after=user.tokens,
+                    )
                     self.message_user(
                         request, f"{user.username}: balance is now {user.tokens}.", messages.SUCCESS
                     )

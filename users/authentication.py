@@ -2,6 +2,7 @@
 
 import uuid
 
+import structlog
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
@@ -42,6 +43,8 @@ class JWTAuthentication(SimpleJWTAuthentication):
             raise InvalidToken("Token has no session")
         if session_is_revoked(session):
             raise InvalidToken(SESSION_REVOKED)
+        # The lines logged for the rest of the request name the user.
+        structlog.contextvars.bind_contextvars(user_id=str(user.pk))
         return user
 
     def get_raw_token(self, header: bytes) -> bytes | None:

@@ -12,11 +12,13 @@ the caller's transaction without a savepoint: an error in it (a short
 balance included) ends that transaction.
 """
 
+import functools
 import uuid
 from functools import cache
 
 from django.db import connection, transaction
 
+from api import metrics
 from users.exceptions import InsufficientTokens
 from users.models import TokenTransaction, User
 
@@ -43,9 +45,23 @@ def ledger_record(
     A removal larger than the balance raises InsufficientTokens.
     """
     balance_after = _balance_apply(user_id=user_id, amount=amount)
-    return TokenTransaction.objects.create(
+    entry = TokenTransaction.objects.create(
         user_id=user_id, amount=amount, kind=kind, balance_after=balance_after, note=note
     )
+    # Counted once the change is committed: a rolled-back charge never happened.
+    transaction.on_commit(functools.partial(_tokens_counted, kind=kind, amount=amount))
+    return entry
+
+
+def _tokens_counted(*, kind: str, amount: int) -> None:
+    if kind == TokenTransaction.Kind.CHAT_CHARGE:
+        metrics.TOKENS_CHARGED.inc(-amount)
+    elif kind == TokenTransaction.Kind.REFUND:
+        metrics.TOKENS_REFUNDED.inc(amount)
+    elif amount > 0:
+        metrics.TOKENS_GRANTED.labels(kind).inc(amount)
+    elif amount < 0:
+        metrics.TOKENS_REMOVED.labels(kind).inc(-amount)
 
 
 def _balance_apply(*, user_id: uuid.UUID, amount: int) -> int:

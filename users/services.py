@@ -3,6 +3,7 @@
 import uuid
 from dataclasses import dataclass
 
+import structlog
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import update_last_login
@@ -30,6 +31,8 @@ from users.tokens import (
     refresh_token_record,
     token_session,
 )
+
+logger = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,10 @@ def token_refresh(*, refresh: str) -> dict[str, str]:
             refresh_token_record(token, user)
     except IntegrityError as exc:
         session_revoke(user=user, session=session)
+        # Two parties held the same refresh token: one of them stole it.
+        logger.warning(
+            "auth.refresh_token_reused", user_id=str(user.pk), revoked_session=session.hex
+        )
         raise InvalidToken(REFRESH_TOKEN_REUSED) from exc
     return {"access": str(token.access_token), "refresh": str(token)}
 

@@ -1,5 +1,5 @@
 """The Django core: secrets and hosts, apps, middleware, templates, language
-and time, static files, logging."""
+and time, static files."""
 
 from api.web_client import web_client_headers
 from config.settings.environment import BASE_DIR, DEBUG, env, refuse_to_start
@@ -39,7 +39,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Outermost: every response gets the security headers, CORS preflights
+    # Before all the others: every answer, theirs included, gets its request
+    # id, its log line and its metrics (api/middleware.py).
+    "api.middleware.RequestMiddleware",
+    # Next: every response gets the security headers, CORS preflights
     # answered by the next one included.
     "django.middleware.security.SecurityMiddleware",
     # A Content-Security-Policy on every response (the API's strict, the
@@ -114,15 +117,3 @@ STORAGES = {
 WHITENOISE_ROOT = BASE_DIR / "web"
 WHITENOISE_INDEX_FILE = True
 WHITENOISE_ADD_HEADERS_FUNCTION = web_client_headers
-
-# --- Logging ----------------------------------------------------------------
-
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # The OpenAI SDK's HTTP client logs every request it makes at INFO: a
-    # second access log, one line per chat.
-    "loggers": {"httpx2": {"level": "WARNING"}},
-}

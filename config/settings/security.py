@@ -24,8 +24,9 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-# Load balancers probe health over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+# Load balancers probe health, and Prometheus scrapes each server, over plain
+# HTTP on the private network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^metrics$"]
 
 # --- Content-Security-Policy --------------------------------------------------
 
@@ -81,8 +82,14 @@ CONTENT_SECURITY_POLICY_WEB_CLIENT = {
 # authenticated by bearer tokens, never cookies, so credentials stay off.
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"
-CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "idempotency-key")
-CORS_EXPOSE_HEADERS = ("Retry-After", "Idempotent-Replayed")
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "x-request-id",
+)
+CORS_EXPOSE_HEADERS = ("Retry-After", "Idempotent-Replayed", "X-Request-ID")
 CORS_ALLOW_CREDENTIALS = False
 
 # --- Passwords --------------------------------------------------------------

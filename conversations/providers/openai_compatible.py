@@ -16,6 +16,7 @@ import openai
 from django.conf import settings
 
 from api import lifespan
+from api.middleware import REQUEST_ID_HEADER, current_request_id
 from conversations.exceptions import ProviderError, ProviderTimeout
 from conversations.providers.base import Message, Reply
 
@@ -145,6 +146,9 @@ class OpenAIProvider:
         }
         if stream:
             body |= {"stream": True, "stream_options": {"include_usage": True}}
+        # The model's server may log it too: one id across both servers' logs.
+        request_id = current_request_id()
+        headers = {REQUEST_ID_HEADER: request_id} if request_id else {}
         # The answer, or each streamed piece, as the JSON the server sent (the
         # SDK's `object`), not a ChatCompletion(Chunk): building those models
         # cost more CPU than all the rest of relaying a piece
@@ -152,6 +156,7 @@ class OpenAIProvider:
         return await client.post(
             "/chat/completions",
             body=body,
+            options={"headers": headers},
             cast_to=object,
             stream=stream,
             stream_cls=openai.AsyncStream[object],

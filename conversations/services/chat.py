@@ -13,21 +13,23 @@ so no database transaction stays open while a model thinks:
 """
 
 import asyncio
-import logging
+import time
 import uuid
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from typing import Any, TypeVar
 
+import structlog
 from django.conf import settings
 from django.db import transaction
 
+from api import metrics
 from api.concurrency import in_thread
 from conversations import selectors
 from conversations.db import connection_release
 from conversations.exceptions import ProviderError
 from conversations.models import Conversation, Exchange
-from conversations.providers import Message, Reply, get_provider
+from conversations.providers import ChatProvider, Message, Reply, get_provider
 from conversations.services import idempotency
 from conversations.services.conversations import conversation_touch
 from conversations.services.reservations import (
@@ -39,10 +41,11 @@ from conversations.services.reservations import (
     Failed,
     chat_settle,
 )
+from users.exceptions import InsufficientTokens
 from users.ledger import ledger_record
 from users.models import TokenTransaction, User
 
-logger = logging.getLogger(__name__)
+logger = structlog.get_logger(__name__)
 
 TITLE_MAX_CHARS = 60
 
@@ -92,17 +95,23 @@ async def chat_stream(*, reservation: ChatReservation) -> AsyncGenerator[str | C
     pieces: list[str] = []
     reply: Reply | None = None
     provider = get_provider()
+    started = time.monotonic()
+    first_piece: float | None = None
     try:
         async with aclosing(provider.stream(messages=reservation.messages)) as stream:
             async for item in stream:
                 if isinstance(item, Reply):
                     reply = item
                     break
+                if first_piece is None:
+                    first_piece = time.monotonic() - started
+                    metrics.PROVIDER_FIRST_PIECE_SECONDS.labels(provider.name).observe(first_piece)
                 pieces.append(item)
                 yield item
         if reply is None:
             raise ProviderError
-    except (GeneratorExit, asyncio.CancelledError):
+    except (GeneratorExit, asyncio.CancelledError) as error:
+        _provider_failed(provider, error, started, reservation)
         # The client left. It pays for what it was sent, if anything.
         partial = Reply(text="".join(pieces), model=provider.model)
         outcome = Abandoned(partial) if pieces else Failed(CLIENT_LEFT)
@@ -111,13 +120,23 @@ async def chat_stream(*, reservation: ChatReservation) -> AsyncGenerator[str | C
         except Exception:
             # Refunded by chat_settle, or settled by someone else; the
             # client has gone, so there is no one else to tell.
-            logger.exception("Could not keep the reply of a client that left")
+            logger.exception("chat.incomplete_not_kept", exchange_id=str(reservation.exchange.pk))
+        except asyncio.CancelledError:
+            # The settling ran to its end; the request goes on being cancelled.
+            _incomplete(reservation, partial)
+            raise
+        else:
+            _incomplete(reservation, partial)
         raise
     except BaseException as error:
+        _provider_failed(provider, error, started, reservation)
         await _shielded(chat_settle, reservation=reservation, outcome=Failed.of(error))
         raise
-    # Run to its end even if the client leaves meanwhile: the reply is whole.
-    yield await _shielded(chat_settle, reservation=reservation, outcome=Completed(reply))
+    latency = time.monotonic() - started
+    metrics.PROVIDER_SECONDS.labels(provider.name, "ok").observe(latency)
+    yield await _settle_completed(
+        reservation, reply, claim=None, latency=latency, first_piece=first_piece
+    )
 
 
 def chat_reserve(
@@ -136,9 +155,14 @@ def chat_reserve(
             history = selectors.exchange_context(
                 user=user, conversation_id=conversation_id, limit=settings.AI_CONTEXT_EXCHANGES
             )
-        charge = ledger_record(
-            user_id=user.pk, amount=-cost, kind=TokenTransaction.Kind.CHAT_CHARGE
-        )
+        try:
+            charge = ledger_record(
+                user_id=user.pk, amount=-cost, kind=TokenTransaction.Kind.CHAT_CHARGE
+            )
+        except InsufficientTokens:
+            metrics.CHATS.labels("insufficient_tokens").inc()
+            logger.info("chat.insufficient_tokens", user_id=str(user.pk), cost=cost)
+            raise
         if conversation_id is None:
             conversation_id = Conversation.objects.create(user=user, title=_title(message)).id
         exchange = Exchange.objects.create(
@@ -150,6 +174,14 @@ def chat_reserve(
         )
     user.balance_observed(charge.balance_after)
     connection_release(remote=get_provider().remote)
+    logger.info(
+        "chat.reserved",
+        user_id=str(user.pk),
+        exchange_id=str(exchange.pk),
+        conversation_id=str(conversation_id),
+        cost=cost,
+        balance_after=charge.balance_after,
+    )
     return ChatReservation(
         exchange=exchange,
         messages=_messages(history, message),
@@ -190,14 +222,99 @@ async def _chat_run(
     claim: idempotency.IdempotencyClaim | None = None,
 ) -> ChatResult:
     reservation = await chat_open(user=user, message=message, conversation_id=conversation_id)
+    provider = get_provider()
+    started = time.monotonic()
     try:
-        reply = await get_provider().reply(messages=reservation.messages)
+        reply = await provider.reply(messages=reservation.messages)
     except BaseException as error:
+        _provider_failed(provider, error, started, reservation)
         await _shielded(chat_settle, reservation=reservation, outcome=Failed.of(error))
         raise
-    return await _shielded(
-        chat_settle, reservation=reservation, outcome=Completed(reply), claim=claim
+    latency = time.monotonic() - started
+    metrics.PROVIDER_SECONDS.labels(provider.name, "ok").observe(latency)
+    return await _settle_completed(
+        reservation, reply, claim=claim, latency=latency, first_piece=None
     )
+
+
+async def _settle_completed(
+    reservation: ChatReservation,
+    reply: Reply,
+    *,
+    claim: idempotency.IdempotencyClaim | None,
+    latency: float,
+    first_piece: float | None,
+) -> ChatResult:
+    """Save the whole reply. It runs to its end even if the client leaves
+    meanwhile (the request is cancelled): the reply is whole, and kept."""
+    try:
+        result = await _shielded(
+            chat_settle, reservation=reservation, outcome=Completed(reply), claim=claim
+        )
+    except asyncio.CancelledError:
+        # Raised only once the save has run to its end, and succeeded.
+        _completed(reservation, reply, latency=latency, first_piece=first_piece)
+        raise
+    _completed(reservation, reply, latency=latency, first_piece=first_piece)
+    return result
+
+
+def _completed(
+    reservation: ChatReservation, reply: Reply, *, latency: float, first_piece: float | None
+) -> None:
+    metrics.CHATS.labels("completed").inc()
+    logger.info(
+        "chat.completed",
+        user_id=str(reservation.exchange.user_id),
+        exchange_id=str(reservation.exchange.pk),
+        model=reply.model,
+        prompt_tokens=reply.prompt_tokens,
+        completion_tokens=reply.completion_tokens,
+        latency_ms=_ms(latency),
+        first_piece_ms=None if first_piece is None else _ms(first_piece),
+    )
+
+
+def _incomplete(reservation: ChatReservation, partial: Reply) -> None:
+    if not partial.text:
+        return  # nothing was sent: refunded, and logged as such
+    metrics.CHATS.labels("incomplete").inc()
+    logger.info(
+        "chat.incomplete",
+        user_id=str(reservation.exchange.user_id),
+        exchange_id=str(reservation.exchange.pk),
+        model=partial.model,
+        characters=len(partial.text),
+    )
+
+
+def _provider_failed(
+    provider: ChatProvider, error: BaseException, started: float, reservation: ChatReservation
+) -> None:
+    """Count and log a call to the model that ended without a reply."""
+    latency = time.monotonic() - started
+    if isinstance(error, GeneratorExit | asyncio.CancelledError):
+        # The client left: the model did nothing wrong.
+        metrics.PROVIDER_SECONDS.labels(provider.name, "cancelled").observe(latency)
+        return
+    code = str(getattr(error, "default_code", "other"))
+    metrics.PROVIDER_SECONDS.labels(provider.name, code).observe(latency)
+    metrics.PROVIDER_ERRORS.labels(provider.name, code).inc()
+    logger.warning(
+        "chat.provider_error",
+        user_id=str(reservation.exchange.user_id),
+        exchange_id=str(reservation.exchange.pk),
+        provider=provider.name,
+        code=code,
+        # The model's server's HTTP status, when it answered with an error.
+        status=getattr(error.__cause__, "status_code", None),
+        error=type(error.__cause__ or error).__name__,
+        latency_ms=_ms(latency),
+    )
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
 
 
 async def settle_shielded(**kwargs: Any) -> ChatResult:

@@ -8,6 +8,7 @@ from django.utils import timezone
 from conversations.exceptions import ConversationBusy, ConversationNotFound
 from conversations.models import Conversation, Exchange
 from conversations.services.reservations import (
+    EXPIRED,
     REFUND_FIELDS,
     reservation_cutoff,
     reservation_refund,
@@ -31,7 +32,7 @@ def conversation_delete(*, conversation: Conversation) -> None:
     if pending.filter(created_at__gte=reservation_cutoff()).exists():
         raise ConversationBusy
     for exchange in pending.only(*REFUND_FIELDS):
-        reservation_refund(exchange=exchange, reason="reservation expired")
+        reservation_refund(exchange=exchange, reason=EXPIRED)
     conversation.delete()
 
 

@@ -14,23 +14,37 @@ settles a reservation, however requests, sweeper and deletions interleave.
 """
 
 import asyncio
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+import structlog
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from api import metrics
 from conversations.exceptions import ConversationNotFound, ProviderTimeout
 from conversations.models import Conversation, Exchange
 from conversations.providers import Message, Reply
 from users.ledger import ledger_record
 from users.models import TokenTransaction
 
+logger = structlog.get_logger(__name__)
+
 MODEL_NAME_MAX_CHARS = 255
 # The refund's note when the client went away before the model was asked.
 CLIENT_LEFT = "client left"
+# The sweeper's, for a reservation whose request died.
+EXPIRED = "reservation expired"
+# A refund's reason as the chat_api_chat_refunds_total metric counts it.
+_REFUND_REASONS = {
+    "provider_error": "provider_error",
+    "provider_timeout": "provider_timeout",
+    CLIENT_LEFT: "client_left",
+    EXPIRED: "reservation_expired",
+}
 
 
 @dataclass(frozen=True)
@@ -144,7 +158,20 @@ def reservation_refund(*, exchange: Exchange, reason: str) -> bool:
         )
         if not Exchange.objects.filter(conversation_id=exchange.conversation_id).exists():
             Conversation.objects.filter(pk=exchange.conversation_id).delete()
+        transaction.on_commit(functools.partial(_refunded, exchange=exchange, reason=reason))
     return True
+
+
+def _refunded(*, exchange: Exchange, reason: str) -> None:
+    metrics.CHATS.labels("refunded").inc()
+    metrics.REFUNDS.labels(_REFUND_REASONS.get(reason, "other")).inc()
+    logger.info(
+        "chat.refunded",
+        exchange_id=str(exchange.pk),
+        user_id=str(exchange.user_id),
+        tokens=exchange.tokens_charged,
+        reason=reason,
+    )
 
 
 def reservations_refund_expired() -> int:
@@ -157,7 +184,7 @@ def reservations_refund_expired() -> int:
         status=Exchange.Status.PENDING, created_at__lt=reservation_cutoff()
     )
     return sum(
-        reservation_refund(exchange=exchange, reason="reservation expired")
+        reservation_refund(exchange=exchange, reason=EXPIRED)
         for exchange in expired.only(*REFUND_FIELDS)
     )
 

@@ -28,7 +28,7 @@ from tests.server import (
 )
 
 
-def test_the_server_logs_to_stdout(tmp_path):
+def test_the_server_logs_json_lines_to_stdout(tmp_path):
     port = free_port()
     env = server_env(
         database_url=f"sqlite:///{tmp_path / 'serve.sqlite3'}",
@@ -51,8 +51,20 @@ def test_the_server_logs_to_stdout(tmp_path):
         server.terminate()
         stdout, stderr = server.communicate(timeout=30)
 
-    assert "Booting worker" in stdout  # gunicorn's own log
-    assert '"GET /healthz/ HTTP/1.1" 200' in stdout  # the access log
+    lines = [json.loads(line) for line in stdout.splitlines()]  # each one JSON
+    events = [(line["logger"], line["event"]) for line in lines]
+    assert any(  # gunicorn's own log
+        logger == "gunicorn.error" and event.startswith("Booting worker")
+        for logger, event in events
+    )
+    assert any(  # uvicorn's access log, asked for
+        logger == "uvicorn.access" and '"GET /healthz/ HTTP/1.1" 200' in event
+        for logger, event in events
+    )
+    assert any(  # the app's own line
+        line["event"] == "request" and (line["route"], line["status"]) == ("healthz/", 200)
+        for line in lines
+    )
     assert stderr.strip() == ""
 
 

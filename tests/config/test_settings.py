@@ -244,3 +244,12 @@ def test_token_lifetimes_default_to_5_minutes_and_1_day_and_follow_the_environme
 
     assert default.stdout.split() == ["300", "86400"], default.stderr
     assert custom.stdout.split() == ["60", "600"], custom.stderr
+
+
+def test_refuses_to_start_with_an_unknown_log_format():
+    result = manage("check", env={"DEBUG": "1", "LOG_FORMAT": "xml"})
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Refusing to start: LOG_FORMAT='xml' is neither json nor console."
+    ]

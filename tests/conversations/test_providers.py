@@ -70,6 +70,8 @@ def test_openai_sends_the_messages_model_limit_and_key(openai_provider, settings
             "messages": [{"role": m.role, "content": m.content} for m in MESSAGES],
             "max_tokens": 321,
             "_authorization": "Bearer test-key",
+            # Outside a request there is no request id to pass on.
+            "_request_id": "",
         }
     ]
 

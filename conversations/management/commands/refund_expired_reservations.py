@@ -6,6 +6,7 @@ out-of-memory kill) leaves its charge reserved; this gives it back.
 
 from typing import Any
 
+import structlog
 from django.core.management.base import BaseCommand
 
 from conversations.services.reservations import reservations_refund_expired
@@ -19,4 +20,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         refunded = reservations_refund_expired()
+        # Each refund is logged as it is made (chat.refunded, its reason
+        # "reservation expired"); this line says the run happened.
+        structlog.get_logger(__name__).info("reservations.swept", refunded=refunded)
         self.stdout.write(f"Refunded {refunded} expired reservations.")
