@@ -40,6 +40,7 @@ run: install ## Migrate the SQLite database and serve on http://127.0.0.1:8000
 .PHONY: serve
 serve: install ## Production mode: gunicorn (WEB_CONCURRENCY, GUNICORN_THREADS), DEBUG off
 	$(SERVE_ENV) $(PY) manage.py migrate --no-input
+	$(SERVE_ENV) $(PY) manage.py createcachetable
 	$(SERVE_ENV) $(PY) manage.py collectstatic --no-input -v0
 	$(SERVE_ENV) $(PY) -m gunicorn --config config/gunicorn.py
 

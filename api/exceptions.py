@@ -5,12 +5,28 @@ from drf_standardized_errors.handler import ExceptionHandler as StandardizedExce
 from rest_framework import exceptions, status
 
 REQUEST_TOO_LARGE = "Request body too large"
+SERVICE_UNAVAILABLE = (
+    "Temporarily unavailable: a service this needs is not answering. Try again soon."
+)
+# How long a client should wait before retrying a 503 (Retry-After): a cache
+# or database restart takes seconds.
+RETRY_AFTER_SECONDS = 5
 
 
 class RequestTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = REQUEST_TOO_LARGE
     default_code = "request_too_large"
+
+
+class ServiceUnavailable(exceptions.APIException):
+    """A dependency (the cache, the database) is not answering: 503 with Retry-After."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = SERVICE_UNAVAILABLE
+    default_code = "service_unavailable"
+    # The exception handler turns `wait` into Retry-After, as for 429.
+    wait = RETRY_AFTER_SECONDS
 
 
 class ExceptionHandler(StandardizedExceptionHandler):

@@ -204,10 +204,13 @@ def _serve(
         **env,
     )
     python = sys.executable
-    commands = [["migrate"]] + ([["collectstatic"]] if collect_static else [])
+    # As `make serve`: without REDIS_URL the cache is a database table.
+    commands = [["migrate", "--no-input"], ["createcachetable"]]
+    if collect_static:
+        commands.append(["collectstatic", "--no-input"])
     for command in commands:
         subprocess.run(
-            [python, "manage.py", *command, "--no-input", "-v0"],
+            [python, "manage.py", *command, "-v0"],
             cwd=ROOT,
             env=environment,
             check=True,

@@ -21,18 +21,14 @@ import uuid
 from datetime import timedelta
 
 from django.core.cache import cache
-from django.db import DatabaseError
 from django.utils import timezone
-from redis.exceptions import RedisError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
+from api.cache import CACHE_FAILURES
 from users.models import RevokedSession, User
 
 logger = logging.getLogger(__name__)
 
-# What a cache that cannot be reached raises: Redis's errors, the database
-# cache's, and sockets'.
-CACHE_FAILURES = (RedisError, DatabaseError, OSError)
 # An access token minted by a refresh that raced the log-out may outlive the
 # revocation by the time that refresh took; a minute covers it.
 _IN_FLIGHT = timedelta(minutes=1)
