@@ -1,5 +1,7 @@
 """The exception handler: every error leaves in the drf-standardized-errors shape."""
 
+from typing import Any
+
 from django.core.exceptions import RequestDataTooBig
 from drf_standardized_errors.handler import ExceptionHandler as StandardizedExceptionHandler
 from rest_framework import exceptions, status
@@ -46,3 +48,11 @@ class ExceptionHandler(StandardizedExceptionHandler):
             flat.auth_header = getattr(exc, "auth_header", None)  # type: ignore[attr-defined]
             return flat
         return super().convert_known_exceptions(exc)
+
+    def report_exception(self, exc: exceptions.APIException, response: Any) -> None:
+        # A dependency that is down is not a fault of the code: it is logged
+        # as a warning where it is found, and must not reach error trackers
+        # (got_request_exception) once per request, or per readiness probe.
+        if isinstance(exc, ServiceUnavailable):
+            return
+        super().report_exception(exc, response)

@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from conversations.providers import get_provider
 from tests.factories import UserFactory
 from tests.fake_openai import FakeOpenAI
-from tests.server import redis_is_up
+from tests.server import free_port, redis_is_up
 from users.models import User
 from users.tokens import SessionRefreshToken as RefreshToken
 
@@ -89,3 +89,15 @@ def openai_provider(settings: Any, fake_openai: FakeOpenAI) -> Iterator[FakeOpen
     get_provider.cache_clear()
     yield fake_openai
     get_provider.cache_clear()
+
+
+@pytest.fixture
+def cache_down(settings: Any) -> None:
+    """The cache is a Redis nobody answers at: every call fails at once, as
+    when Redis is stopped (tests/config/test_redis_outage.py stops a real one)."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+        }
+    }

@@ -10,7 +10,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.server import free_port, live_server
+from tests.server import live_server
 from users.exceptions import SESSION_REVOKED
 from users.models import RevokedSession
 from users.services import user_login
@@ -124,17 +124,6 @@ def test_the_session_check_costs_no_query(edward, django_assert_num_queries):
 
 
 # --- when the cache cannot be reached ----------------------------------------
-
-
-@pytest.fixture
-def cache_down(settings):
-    """The cache is a Redis nobody answers at."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
-        }
-    }
 
 
 def test_with_the_cache_down_an_ended_session_stays_ended(edward, cache_down):
