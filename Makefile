@@ -84,6 +84,21 @@ clients/typescript/node_modules/.package-lock.json: clients/typescript/package-l
 clients: $(VENV)/.clients-installed clients/typescript/node_modules/.package-lock.json ## Generate the Python and TypeScript clients from schema.yml; type-check and run a program with each
 	DATABASE_URL= $(PY) -m pytest -m clients tests/clients
 
+# Two app servers behind nginx (Debian's, installed if missing) over one
+# PostgreSQL and one Redis; one is killed with SIGKILL under a streamed chat
+# load (tests/cluster). It needs PostgreSQL: without one, a notice locally
+# and a failure under CI=true.
+.PHONY: cluster-test
+cluster-test: install ## Rehearse two nodes behind nginx: kill -9 one under load, check the books and the sweeper
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { \
+		echo "Installing nginx"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
+	@if $(PY) -m tests.postgres_available "$(POSTGRES_URL)"; then \
+		DATABASE_URL=$(POSTGRES_URL) $(PY) -m pytest -m cluster -s --no-skips tests/cluster; \
+	else \
+		$(call NO_POSTGRES,cluster test); \
+	fi
+
 .PHONY: superuser
 superuser: install ## Create an admin account for /admin/
 	$(DEV) $(PY) manage.py migrate --no-input

@@ -9,10 +9,6 @@ chat's limit skipped with a warning; sessions are checked in the database
 
 import logging
 import re
-import shutil
-import socket
-import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -27,13 +23,12 @@ from rest_framework.test import APIClient
 from api.throttling import throttle_skipped_cache_unavailable
 from tests.assertions import error_codes
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.server import LiveServer, free_port, live_server
+from tests.server import LiveServer, RedisServer, free_port, live_server
 from users.forms import LOGIN_UNAVAILABLE
 from users.models import User
 from users.services import user_login
 
 NEW_PASSWORD = "a-brand-new-passphrase"
-REDIS_SERVER = shutil.which("redis-server") or "redis-server"
 
 
 def assert_unavailable(response) -> None:
@@ -124,36 +119,6 @@ def test_the_admin_log_in_fails_closed_with_its_form(cache_down):
 
 
 # --- real processes, a real Redis stopped and started again -------------------
-
-
-class RedisServer:
-    def __init__(self, port: int, log: Path) -> None:
-        self.port, self.log = port, log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                REDIS_SERVER,
-                *("--bind", "127.0.0.1", "--port", str(self.port)),
-                *("--save", "", "--appendonly", "no"),
-            ],
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        assert self.process is not None
-        self.process.terminate()
-        self.process.wait(timeout=10)
 
 
 @pytest.mark.live_server_process
