@@ -72,6 +72,8 @@ class RateThrottle(SimpleRateThrottle):
         if bucket is None:
             return True
         limit, period = self.parse_rate(self.rate)
+        if limit is None or period is None:
+            return True
         try:
             if window_hit(bucket, period) <= limit:
                 return True
