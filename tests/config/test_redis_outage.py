@@ -142,6 +142,11 @@ def _exercise(server: LiveServer, redis_server: RedisServer) -> None:
     credentials = {"username": "alice", "password": DEFAULT_PASSWORD}
     assert server.request("POST", "/api/v1/auth/register/", credentials).status == 201
     pair = server.request("POST", "/api/v1/auth/login/", credentials).body
+    ended = server.request("POST", "/api/v1/auth/login/", credentials).body
+    logged_out = server.request(
+        "POST", "/api/v1/auth/logout/", {"refresh": ended["refresh"]}, token=ended["access"]
+    )
+    assert logged_out.status == 204
     assert server.request("GET", "/readyz/").status == 200
 
     redis_server.stop()
@@ -184,6 +189,9 @@ def _exercise(server: LiveServer, redis_server: RedisServer) -> None:
     assert server.request("GET", "/readyz/").status == 200
     login = server.request("POST", "/api/v1/auth/login/", credentials)
     assert login.status == 200, login
+    # Redis came back empty; the session ended before the outage stays ended.
+    for _ in range(4):  # whichever worker answers
+        assert server.request("GET", "/api/v1/auth/me/", token=ended["access"]).status == 401
 
 
 def _admin_log_in(server: LiveServer, username: str, password: str) -> int:

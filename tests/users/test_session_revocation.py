@@ -6,6 +6,7 @@ from http import HTTPStatus
 from pathlib import Path
 
 import pytest
+import redis
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -22,6 +23,7 @@ LOGIN_URL = reverse("auth-login")
 REFRESH_URL = reverse("auth-refresh")
 LOGOUT_URL = reverse("auth-logout")
 ME_URL = reverse("auth-me")
+REDIS_URL = "redis://127.0.0.1:6379/10"
 
 
 @pytest.fixture
@@ -149,6 +151,29 @@ def test_log_out_with_the_cache_down_ends_every_session(edward, cache_down):
         response = me(session["access"])
         assert response.status_code == HTTPStatus.UNAUTHORIZED
         assert refresh(session["refresh"]).status_code == HTTPStatus.UNAUTHORIZED
+
+
+@pytest.mark.redis
+def test_a_redis_that_comes_back_empty_still_knows_the_ended_sessions(
+    edward, settings, django_assert_num_queries
+):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    ended, live = log_in(), log_in()
+    log_out(ended["access"], ended["refresh"])
+
+    # Redis restarted without its data.
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+    # The first check notices, and loads the ended sessions from the database.
+    assert_session_ended(me(ended["access"]))
+    # From then on the cache answers again, with no query beyond the user row.
+    with django_assert_num_queries(1):
+        assert me(live["access"]).status_code == HTTPStatus.OK
+    with django_assert_num_queries(1):
+        assert_session_ended(me(ended["access"]))
 
 
 def log_in_without_cache() -> dict[str, str]:
