@@ -58,6 +58,8 @@ class Chat:
     # without its last event).
     outcome: str
     exchange: str | None
+    # When the first piece of the reply arrived (None: none did).
+    first_piece: float | None = None
 
 
 @pytest.fixture
@@ -152,6 +154,11 @@ def test_one_app_server_killed_under_a_chat_load(cluster: dict[str, Any]) -> Non
     assert after
     assert all(c.outcome == "done" for c in after), Counter(c.outcome for c in after)
     assert {c.upstream.split(", ")[-1] for c in after} == {survivor.address}
+    # Streams pass nginx as they are written, not buffered to their end.
+    for chat in chats:
+        if chat.outcome == "done":
+            assert chat.first_piece is not None
+            assert chat.first_piece - chat.started < (chat.ended - chat.started) / 2, chat
     # The only errors: the killed server's requests in flight when it died.
     for chat in failed:
         assert in_flight(chat, killed), chat
@@ -175,7 +182,7 @@ def test_one_app_server_killed_under_a_chat_load(cluster: dict[str, Any]) -> Non
 def stream_chat(port: int, token: str) -> Chat:
     """One streamed chat through nginx, read to its end (or its cut)."""
     started = time.monotonic()
-    upstream, outcome, exchange = "", "cut", None
+    upstream, outcome, exchange, first_piece = "", "cut", None, None
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         connection.request(
@@ -199,6 +206,8 @@ def stream_chat(port: int, token: str) -> Chat:
                     data = json.loads(line.removeprefix("data: "))
                     if event == "start":
                         exchange = data["id"]
+                    elif event == "delta" and first_piece is None:
+                        first_piece = time.monotonic()
                     elif event == "done":
                         outcome = "done"
                     elif event == "error":
@@ -207,7 +216,7 @@ def stream_chat(port: int, token: str) -> Chat:
         pass  # a stream cut short: the outcome stays "cut"
     finally:
         connection.close()
-    return Chat(started, time.monotonic(), upstream, outcome, exchange)
+    return Chat(started, time.monotonic(), upstream, outcome, exchange, first_piece)
 
 
 def in_flight(chat: Chat, killed: tuple[float, float]) -> bool:
