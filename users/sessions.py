@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 _IN_FLIGHT = timedelta(minutes=1)
 # Present while the cache holds every session ended within an access token's
 # lifetime; missing from a cache that started empty.
-_LOADED_KEY = "revoked-sessions:loaded"
+LOADED_KEY = "revoked-sessions:loaded"
 
 
 def session_revoke(*, user: User, session: uuid.UUID) -> None:
@@ -67,8 +67,8 @@ def session_is_revoked(session: uuid.UUID) -> bool:
     """Whether the session has ended, asked of the cache (no query while it answers)."""
     key = _cache_key(session)
     try:
-        found = cache.get_many([key, _LOADED_KEY])
-        if _LOADED_KEY not in found:
+        found = cache.get_many([key, LOADED_KEY])
+        if LOADED_KEY not in found:
             _load_into_cache()
             return RevokedSession.objects.filter(sid=session).exists()
     except CACHE_FAILURES:
@@ -85,7 +85,7 @@ def _load_into_cache() -> None:
         expires_at__gte=ended_since + jwt_settings.REFRESH_TOKEN_LIFETIME
     ).values_list("sid", flat=True)
     cache.set_many({_cache_key(sid): True for sid in sessions}, timeout=_window_seconds())
-    cache.set(_LOADED_KEY, True, timeout=None)
+    cache.set(LOADED_KEY, True, timeout=None)
     logger.info("Loaded the recently ended sessions into the cache")
 
 
