@@ -78,10 +78,12 @@ class RateThrottle(SimpleRateThrottle):
             if window_hit(bucket, period) <= limit:
                 return True
             self.retry_after = window_resets_in(bucket, period)
-        except CACHE_FAILURES:
+        except CACHE_FAILURES as error:
             if not self.skip_when_cache_fails:
                 logger.warning(
-                    "Throttle %s unavailable: refusing the request", self.scope, exc_info=True
+                    "Throttle %s unavailable (%s): refusing the request",
+                    self.scope,
+                    type(error).__name__,
                 )
                 raise ServiceUnavailable from None
             throttle_skipped_cache_unavailable(str(self.scope))
