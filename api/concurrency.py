@@ -18,18 +18,18 @@ they would be dropped from the pool's queue with the loop.
 import asyncio
 import contextvars
 import functools
-import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
+import structlog
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connections
 
 from api import lifespan
 
-logger = logging.getLogger(__name__)
+logger = structlog.get_logger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -66,7 +66,7 @@ async def steps_finished(*, timeout: float) -> None:
             return
         left = deadline - loop.time()
         if left <= 0:
-            logger.warning("Stopped with %d database steps unfinished", len(_running))
+            logger.warning("shutdown.steps_unfinished", steps=len(_running))
             return
         await asyncio.wait(set(_running), timeout=left)
 

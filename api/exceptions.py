@@ -1,16 +1,34 @@
 """The exception handler: every error leaves in the drf-standardized-errors shape."""
 
+from typing import Any
+
 from django.core.exceptions import RequestDataTooBig
 from drf_standardized_errors.handler import ExceptionHandler as StandardizedExceptionHandler
 from rest_framework import exceptions, status
 
 REQUEST_TOO_LARGE = "Request body too large"
+SERVICE_UNAVAILABLE = (
+    "Temporarily unavailable: a service this needs is not answering. Try again soon."
+)
+# How long a client should wait before retrying a 503 (Retry-After): a cache
+# or database restart takes seconds.
+RETRY_AFTER_SECONDS = 5
 
 
 class RequestTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = REQUEST_TOO_LARGE
     default_code = "request_too_large"
+
+
+class ServiceUnavailable(exceptions.APIException):
+    """A dependency (the cache, the database) is not answering: 503 with Retry-After."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = SERVICE_UNAVAILABLE
+    default_code = "service_unavailable"
+    # The exception handler turns `wait` into Retry-After, as for 429.
+    wait = RETRY_AFTER_SECONDS
 
 
 class ExceptionHandler(StandardizedExceptionHandler):
@@ -30,3 +48,11 @@ class ExceptionHandler(StandardizedExceptionHandler):
             flat.auth_header = getattr(exc, "auth_header", None)  # type: ignore[attr-defined]
             return flat
         return super().convert_known_exceptions(exc)
+
+    def report_exception(self, exc: exceptions.APIException, response: Any) -> None:
+        # A dependency that is down is not a fault of the code: it is logged
+        # as a warning where it is found, and must not reach error trackers
+        # (got_request_exception) once per request, or per readiness probe.
+        if isinstance(exc, ServiceUnavailable):
+            return
+        super().report_exception(exc, response)

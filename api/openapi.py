@@ -155,6 +155,9 @@ ErrorResponse409ConversationSerializer = _error_response(409, ["conversation_bus
 ErrorResponse422Serializer = _error_response(422, ["idempotency_key_reused"])
 ErrorResponse502Serializer = _error_response(502, ["provider_error"])
 ErrorResponse504Serializer = _error_response(504, ["provider_timeout"])
+# A dependency is down: the log-in operations (their limits cannot be
+# counted) and readiness (one error per dependency, `attr` naming it).
+ErrorResponse503Serializer = _error_response(503, ["service_unavailable"])
 # 401s: what authenticated operations answer, and what the two public
 # token operations answer instead.
 ErrorResponse401Serializer = _error_response(401, ["not_authenticated", "token_not_valid"])

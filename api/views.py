@@ -1,26 +1,92 @@
-"""Views that belong to no app: health check, the JSON 404 for /api/, and the
-docs pages."""
+"""Views that belong to no app: liveness and readiness, the JSON 404 for
+/api/, and the docs pages."""
 
+import structlog
 from csp.decorators import csp_update
+from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from django.utils.decorators import method_decorator
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
+from rest_framework import serializers
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import ErrorDetail, NotFound
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.cache import CACHE_FAILURES
+from api.exceptions import ServiceUnavailable
+from api.openapi import ErrorResponse503Serializer
+
+logger = structlog.get_logger(__name__)
+
+DATABASE_UNAVAILABLE = "The database does not answer."
+CACHE_UNAVAILABLE = "The cache does not answer."
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 once the database answers a query, 503 while it does not."""
+    """Liveness: 200 while the process answers. Checks no dependency, so a
+    database or Redis outage does not get every process restarted."""
+    return JsonResponse({"status": "ok"})
+
+
+class ReadinessSerializer(serializers.Serializer[dict[str, str]]):
+    """Always `ok` in each: a failure is a 503 error instead."""
+
+    status = serializers.CharField()
+    database = serializers.CharField()
+    cache = serializers.CharField()
+
+
+class ReadyzView(APIView):
+    """Readiness, for load balancers: 200 when the database answers a query
+    and the cache a write and a read; otherwise 503 `service_unavailable`,
+    one error for each that failed, its `attr` naming it (`database`,
+    `cache`), with Retry-After. Not authenticated, not rate limited."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    throttle_classes = ()
+
+    @extend_schema(
+        tags=["health"],
+        summary="Readiness",
+        responses={200: ReadinessSerializer, 503: ErrorResponse503Serializer},
+    )
+    def get(self, request: Request) -> Response:
+        failed = {
+            name: [ErrorDetail(message, code="service_unavailable")]
+            for name, message, answers in (
+                ("database", DATABASE_UNAVAILABLE, _database_answers),
+                ("cache", CACHE_UNAVAILABLE, _cache_answers),
+            )
+            if not answers()
+        }
+        if failed:
+            raise ServiceUnavailable(failed)
+        return Response(ReadinessSerializer({"status": "ok", "database": "ok", "cache": "ok"}).data)
+
+
+def _database_answers() -> bool:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-    except DatabaseError:
-        return JsonResponse({"status": "unavailable"}, status=503)
-    return JsonResponse({"status": "ok"})
+    except (DatabaseError, OSError) as error:
+        logger.warning("readiness.failed", dependency="database", error=type(error).__name__)
+        return False
+    return True
+
+
+def _cache_answers() -> bool:
+    try:
+        cache.set("readyz", True, timeout=10)
+        return cache.get("readyz") is not None
+    except CACHE_FAILURES as error:
+        logger.warning("readiness.failed", dependency="cache", error=type(error).__name__)
+        return False
 
 
 @extend_schema(exclude=True)

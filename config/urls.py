@@ -1,12 +1,12 @@
-"""Root URLs: the versioned API, its schema and docs, the admin, the health check,
-the metrics."""
+"""Root URLs: the versioned API, its schema and docs, the admin, liveness and
+readiness, the metrics."""
 
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from api.metrics import metrics_view
-from api.views import RedocView, SwaggerView, api_not_found, healthz
+from api.views import ReadyzView, RedocView, SwaggerView, api_not_found, healthz
 
 api_v1 = [
     # Chat and balance first: the resolver tries patterns in order.
@@ -24,6 +24,7 @@ urlpatterns = [
     re_path(r"^api/(?P<path>(?s:.*))$", api_not_found),
     path("admin/", admin.site.urls),
     path("healthz/", healthz, name="healthz"),
+    path("readyz/", ReadyzView.as_view(), name="readyz"),
     # Prometheus's default path; for METRICS_TOKEN's bearer only.
     path("metrics", metrics_view, name="metrics"),
 ]

@@ -3,14 +3,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from conversations.providers import get_provider
 from tests.chromium import CHROMIUM
 from tests.factories import UserFactory
 from tests.fake_openai import FakeOpenAI
-from tests.server import redis_is_up
+from tests.server import free_port, redis_is_up
 from users.models import User
+from users.sessions import LOADED_KEY
 from users.tokens import SessionRefreshToken as RefreshToken
 
 # Under CI=true (.ci/run sets it) a test whose service is missing fails
@@ -48,6 +50,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if skipped and exitstatus == pytest.ExitCode.OK:
         reporter.write_line(f"{skipped} test(s) skipped, and --no-skips makes that a failure")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def ended_sessions_loaded() -> None:
+    """The cache as in a server that has run a while: it holds the ended
+    sessions. (The first check on a cache that started empty loads them from
+    the database: tests/users/test_session_revocation.py tests that; the
+    query counts pinned elsewhere are those of every request after it.)"""
+    cache.set(LOADED_KEY, True, timeout=None)
 
 
 @pytest.fixture
@@ -94,3 +105,15 @@ def openai_provider(settings: Any, fake_openai: FakeOpenAI) -> Iterator[FakeOpen
     get_provider.cache_clear()
     yield fake_openai
     get_provider.cache_clear()
+
+
+@pytest.fixture
+def cache_down(settings: Any) -> None:
+    """The cache is a Redis nobody answers at: every call fails at once, as
+    when Redis is stopped (tests/config/test_redis_outage.py stops a real one)."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+        }
+    }

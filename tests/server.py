@@ -8,6 +8,7 @@ the test talks to it only over HTTP, like a client would.
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOT_TIMEOUT_SECONDS = 60
+REDIS_SERVER = shutil.which("redis-server") or "redis-server"
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,39 @@ def redis_is_up() -> bool:
     return True
 
 
+class RedisServer:
+    """A redis-server of a test's own on a loopback port (not the shared one at
+    6379), which the test may stop and start again; nothing is saved to disk."""
+
+    def __init__(self, port: int, log: Path) -> None:
+        self.port, self.log = port, log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                REDIS_SERVER,
+                *("--bind", "127.0.0.1", "--port", str(self.port)),
+                *("--save", "", "--appendonly", "no"),
+            ],
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        assert self.process is not None
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -204,10 +239,13 @@ def _serve(
         **env,
     )
     python = sys.executable
-    commands = [["migrate"]] + ([["collectstatic"]] if collect_static else [])
+    # As `make serve`: without REDIS_URL the cache is a database table.
+    commands = [["migrate", "--no-input"], ["createcachetable"]]
+    if collect_static:
+        commands.append(["collectstatic", "--no-input"])
     for command in commands:
         subprocess.run(
-            [python, "manage.py", *command, "--no-input", "-v0"],
+            [python, "manage.py", *command, "-v0"],
             cwd=ROOT,
             env=environment,
             check=True,

@@ -31,3 +31,9 @@ SECURE_SSL_REDIRECT = False
 # their own rates (tests/config/test_throttling.py).
 THROTTLE_RATES = dict.fromkeys(THROTTLE_RATES, "1000000/s")  # noqa: F405
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": THROTTLE_RATES}  # noqa: F405
+
+# The in-process tests share one process, and reset the cache with
+# cache.clear(): its memory, as `make run` has it. The database and Redis
+# caches are tested on their own (tests/config/test_cache.py) and under the
+# real servers of tests/server.py.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

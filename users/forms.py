@@ -6,6 +6,7 @@ from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import forms as auth_forms
 
+from api.exceptions import RETRY_AFTER_SECONDS, ServiceUnavailable
 from users.models import User
 from users.throttling import login_form_throttle_wait
 from users.usernames import username_key
@@ -67,6 +68,7 @@ class UserChangeForm(UsernameKeyUniqueMixin, auth_forms.UserChangeForm):
         fields = ("username",)
 
 
+LOGIN_UNAVAILABLE = "Log-in is unavailable for a moment. Try again in %(seconds)d seconds."
 LOGIN_THROTTLED = (
     "Too many log-in attempts for this account or from this address. "
     "Try again in %(seconds)d seconds."
@@ -79,10 +81,20 @@ class AdminLoginForm(AdminAuthenticationForm):
 
     # Seconds until the next attempt may be made, when this one was refused.
     retry_after: int | None = None
+    # The limits could not be counted (the cache is down): refused, 503.
+    unavailable = False
 
     def clean(self) -> dict[str, Any]:
         if self.request is not None:
-            self.retry_after = login_form_throttle_wait(self.request)
+            try:
+                self.retry_after = login_form_throttle_wait(self.request)
+            except ServiceUnavailable:
+                # Fail closed, as the API's log-in does: no unlimited guessing.
+                self.unavailable = True
+                self.retry_after = RETRY_AFTER_SECONDS
+                raise forms.ValidationError(
+                    LOGIN_UNAVAILABLE, code="unavailable", params={"seconds": self.retry_after}
+                ) from None
         if self.retry_after is not None:
             # Before the password is checked: over the limit, even the right one fails.
             raise forms.ValidationError(

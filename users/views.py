@@ -12,7 +12,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
-from api.openapi import ErrorResponse401LoginSerializer, ErrorResponse401TokenSerializer
+from api.openapi import (
+    ErrorResponse401LoginSerializer,
+    ErrorResponse401TokenSerializer,
+    ErrorResponse503Serializer,
+)
 from users import selectors, services
 from users.authentication import authenticated_user
 from users.models import User
@@ -44,6 +48,12 @@ PASSWORD_VALIDATOR_CODES = [
 ]
 BAD_CREDENTIALS = OpenApiResponse(
     ErrorResponse401LoginSerializer, description="Wrong password or unknown username."
+)
+# The limits of log-in, registration and password change cannot be counted
+# (the cache is down): refused rather than unlimited.
+LIMITS_UNAVAILABLE = OpenApiResponse(
+    ErrorResponse503Serializer,
+    description="The rate limits cannot be checked for a moment; retry after Retry-After.",
 )
 BAD_REFRESH_TOKEN = OpenApiResponse(
     ErrorResponse401TokenSerializer,
@@ -83,7 +93,8 @@ class PublicAPIView(APIView):
 class RegisterView(PublicAPIView):
     """Create an account. It starts with the signup grant of tokens.
 
-    Limited per client address (429 with Retry-After beyond it)."""
+    Limited per client address (429 with Retry-After beyond it; 503 with
+    Retry-After while the limit cannot be checked)."""
 
     throttle_classes = (RegisterThrottle,)
 
@@ -91,7 +102,7 @@ class RegisterView(PublicAPIView):
         tags=[TAG],
         summary="Register",
         request=RegisterInputSerializer,
-        responses={201: RegisterOutputSerializer},
+        responses={201: RegisterOutputSerializer, 503: LIMITS_UNAVAILABLE},
     )
     def post(self, request: Request) -> Response:
         serializer = RegisterInputSerializer(data=request.data)
@@ -105,7 +116,8 @@ class LoginView(PublicAPIView):
 
     Usernames match in any letter case. A wrong password and an unknown
     username get the same 401. Attempts are limited per client address and
-    per username (429 with Retry-After beyond either).
+    per username (429 with Retry-After beyond either; 503 with Retry-After
+    while the limits cannot be checked).
     """
 
     throttle_classes = (LoginIPThrottle, LoginUsernameThrottle)
@@ -114,7 +126,7 @@ class LoginView(PublicAPIView):
         tags=[TAG],
         summary="Log in",
         request=LoginInputSerializer,
-        responses={200: LoginOutputSerializer, 401: BAD_CREDENTIALS},
+        responses={200: LoginOutputSerializer, 401: BAD_CREDENTIALS, 503: LIMITS_UNAVAILABLE},
     )
     def post(self, request: Request) -> Response:
         serializer = LoginInputSerializer(data=request.data)
@@ -194,7 +206,8 @@ class PasswordChangeView(APIView):
 
     A wrong current password is 400 `wrong_password` on `old_password`; the
     new one must pass the same rules as at registration. Attempts count like
-    log-in attempts at the account (429 with Retry-After beyond the limit).
+    log-in attempts at the account (429 with Retry-After beyond the limit;
+    503 with Retry-After while it cannot be checked).
     """
 
     throttle_classes = (PasswordChangeThrottle,)
@@ -203,7 +216,7 @@ class PasswordChangeView(APIView):
         tags=[TAG],
         summary="Change password",
         request=PasswordChangeInputSerializer,
-        responses={200: LoginOutputSerializer},
+        responses={200: LoginOutputSerializer, 503: LIMITS_UNAVAILABLE},
     )
     def post(self, request: Request) -> Response:
         user = authenticated_user(request)

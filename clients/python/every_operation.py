@@ -45,6 +45,7 @@ from chat_api_client.api.conversations import (
     v1_conversations_list,
     v1_conversations_retrieve,
 )
+from chat_api_client.api.health import readyz_retrieve
 from chat_api_client.api.users import v1_users_list
 from chat_api_client.models import (
     Balance,
@@ -70,6 +71,7 @@ from chat_api_client.models import (
     PaginatedExchangeList,
     PaginatedTokenTransactionList,
     PasswordChangeInputRequest,
+    Readiness,
     RefreshInputRequest,
     RegisterInputRequest,
     RegisterOutput,
@@ -146,6 +148,10 @@ def page(cursor: str | None) -> str | Unset:
 def main(base_url: str) -> None:
     public = Client(base_url=base_url, raise_on_unexpected_status=True)
     username = f"ada-{secrets.token_hex(4)}"
+
+    # --- Readiness: what a load balancer asks, without credentials ----------
+    ready = expect(readyz_retrieve.sync_detailed(client=public), HTTPStatus.OK, Readiness)
+    check((ready.status, ready.database, ready.cache) == ("ok", "ok", "ok"), "readiness: ok")
 
     # --- Accounts: public operations take a plain Client --------------------
     registered = expect(

@@ -63,6 +63,11 @@ async function main(baseUrl: string): Promise<void> {
   const api = createClient<paths>({ baseUrl });
   const username = `ada-${crypto.randomUUID().slice(0, 8)}`;
 
+  // Readiness: what a load balancer asks, without credentials.
+  const ready = await api.GET("/readyz/");
+  check(ready.data !== undefined && ready.data.status === "ok", "readiness");
+  check(ready.data.database === "ok" && ready.data.cache === "ok", "readiness: each dependency");
+
   // Accounts: register, log in, refresh (no credentials needed).
   const registered = await api.POST("/api/v1/auth/register/", {
     body: { username, password: PASSWORD },

@@ -91,11 +91,15 @@ SPECTACULAR_SETTINGS = {
     # Operations in URL order (register, log in, refresh, …), not alphabetical,
     # and the groups in the order a new integrator needs them.
     "SORT_OPERATIONS": False,
+    # Operation ids (the generated clients' method names) are the path after
+    # /api/; /readyz/, outside it, must not change the prefix they drop.
+    "SCHEMA_PATH_PREFIX": "/api/",
     "TAGS": [
         {"name": "auth", "description": "Register, log in, refresh and log out."},
         {"name": "chat", "description": "Send messages; read the balance, history and ledger."},
         {"name": "conversations", "description": "The conversations exchanges belong to."},
         {"name": "users", "description": "Staff only."},
+        {"name": "health", "description": "Readiness, for load balancers."},
     ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -1,6 +1,6 @@
 """The database and its connections, and the cache."""
 
-from config.settings.environment import BASE_DIR, env
+from config.settings.environment import BASE_DIR, DEBUG, env, refuse_to_start
 
 # --- Database ---------------------------------------------------------------
 
@@ -42,12 +42,36 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ------------------------------------------------------------------
 
-# Redis when several server processes must share one cache; otherwise each
-# process keeps its own in memory.
+# The rate limits and the ended sessions live in the cache, so every server
+# process must see the same one:
+# - REDIS_URL: one Redis shared by every process and machine;
+# - otherwise, with DEBUG off: a table in the database (created by
+#   `manage.py createcachetable`), shared by every process;
+# - with DEBUG on (`make run`, one process): each process's own memory.
 REDIS_URL = env.str("REDIS_URL", default="")
+# The longest wait for Redis to connect or answer: past it the request goes
+# on without the cache, or gets 503 where it cannot (docs/deployment.md).
+REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=1.0)
+if REDIS_TIMEOUT_SECONDS <= 0:
+    refuse_to_start("REDIS_TIMEOUT_SECONDS must be more than 0.")
+CACHE_TABLE = "django_cache"
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+                "socket_timeout": REDIS_TIMEOUT_SECONDS,
+            },
+        }
+    }
+elif not DEBUG:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": CACHE_TABLE,
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

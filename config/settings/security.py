@@ -26,7 +26,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # Load balancers probe health, and Prometheus scrapes each server, over plain
 # HTTP on the private network.
-SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^metrics$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^readyz/$", r"^metrics$"]
 
 # --- Content-Security-Policy --------------------------------------------------
 

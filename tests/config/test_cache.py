@@ -29,9 +29,40 @@ def test_processes_share_the_redis_cache():
     assert second.stdout.strip() == "written by another process", second.stderr
 
 
-def test_without_redis_each_process_has_its_own_cache():
+def test_in_development_without_redis_each_process_has_its_own_cache():
     probe = "from django.core.cache import caches\nprint(type(caches['default']).__name__)\n"
 
     result = manage("shell", "-v0", "-c", probe, env={"DEBUG": "1", "REDIS_URL": ""})
 
     assert result.stdout.strip() == "LocMemCache", result.stderr
+
+
+def test_in_production_without_redis_processes_share_the_database_cache(tmp_path):
+    """DEBUG off and no REDIS_URL (`make serve`): a table every process shares,
+    never a per-process memory, so the limits and ended sessions hold."""
+    env = {
+        "DEBUG": "0",
+        "SECRET_KEY": "test-secret-key-for-the-database-cache-test",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "REDIS_URL": "",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+    created = manage("createcachetable", env=env)
+    write = (
+        "from django.core.cache import cache, caches\n"
+        "cache.set('shared', 'written by another process', 60)\n"
+        "print(type(caches['default']).__name__)\n"
+    )
+
+    first = manage("shell", "-v0", "-c", write, env=env)
+    second = manage(
+        "shell",
+        "-v0",
+        "-c",
+        "from django.core.cache import cache\nprint(cache.get('shared'))",
+        env=env,
+    )
+
+    assert created.returncode == 0, created.stderr
+    assert first.stdout.strip() == "DatabaseCache", first.stderr
+    assert second.stdout.strip() == "written by another process", second.stderr

@@ -1,6 +1,8 @@
 """Rate limits: log-in per address and per username, registration per address,
 chat and password changes per user; 429 `throttled` with Retry-After."""
 
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from pathlib import Path
 
@@ -185,3 +187,43 @@ def test_server_processes_share_one_budget_through_redis(tmp_path: Path) -> None
 
     # In per-process memory three workers would allow up to 15.
     assert statuses == [401] * 5 + [429] * 7
+
+
+@pytest.mark.live_server_process
+@pytest.mark.parametrize(
+    "redis_url",
+    [
+        pytest.param("", id="database"),
+        pytest.param("redis://127.0.0.1:6379/9", id="redis", marks=pytest.mark.redis),
+    ],
+)
+def test_parallel_guesses_at_one_account_get_exactly_the_limit(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """60 wrong passwords for one account, 40 at a time, at 3 worker processes:
+    the counter is shared (Redis, or the database without it) and atomic, so
+    exactly the limit, 10, are checked against the password."""
+    if redis_url:
+        redis.Redis.from_url(redis_url).flushdb()
+    env = {"REDIS_URL": redis_url, "THROTTLE_LOGIN_USERNAME": "10/min"}
+    with live_server(tmp_path, workers=3, threads=8, env=env) as server:
+        registered = server.request(
+            "POST", "/api/v1/auth/register/", {"username": "edward", "password": DEFAULT_PASSWORD}
+        )
+        assert registered.status == HTTPStatus.CREATED
+
+        def guess(i: int):
+            return server.request(
+                "POST", "/api/v1/auth/login/", {"username": "edward", "password": f"guess-{i}"}
+            )
+
+        with ThreadPoolExecutor(max_workers=40) as pool:
+            results = list(pool.map(guess, range(60)))
+
+    statuses = Counter(result.status for result in results)
+    assert statuses == {HTTPStatus.UNAUTHORIZED: 10, HTTPStatus.TOO_MANY_REQUESTS: 50}
+    waits = {
+        int(r.headers["Retry-After"]) for r in results if r.status == HTTPStatus.TOO_MANY_REQUESTS
+    }
+    assert waits
+    assert all(0 < wait <= 60 for wait in waits), waits

@@ -31,25 +31,70 @@ def test_unknown_api_paths_get_a_json_404(client, path, debug):
     }
 
 
+def broken_cursor(*args, **kwargs):
+    raise DatabaseError("connection refused")
+
+
 @pytest.mark.django_db
-def test_healthz_answers_once_the_database_does(client):
+def test_healthz_answers_while_the_process_does(client):
     response = client.get("/healthz/")
 
     assert response.status_code == HTTPStatus.OK
     assert response.json() == {"status": "ok"}
 
 
-@pytest.mark.django_db
-def test_healthz_reports_a_database_that_does_not_answer(client, monkeypatch):
-    def broken_cursor(*args, **kwargs):
-        raise DatabaseError("connection refused")
-
+def test_healthz_is_liveness_and_checks_no_dependency(client, monkeypatch, cache_down):
+    # A database or cache outage must not get every process restarted.
     monkeypatch.setattr("api.views.connection.cursor", broken_cursor)
 
     response = client.get("/healthz/")
 
+    assert response.status_code == HTTPStatus.OK
+
+
+@pytest.mark.django_db
+def test_readyz_answers_once_the_database_and_the_cache_do(client):
+    # Credentials are ignored: a load balancer sends none, a bad one is no reason to fail.
+    response = client.get("/readyz/", HTTP_AUTHORIZATION="Bearer not-a-token")
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_is_not_rate_limited(client, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": dict.fromkeys(settings.THROTTLE_RATES, "1/min"),
+    }
+
+    assert {client.get("/readyz/").status_code for _ in range(5)} == {HTTPStatus.OK}
+
+
+def test_readyz_names_the_database_when_it_does_not_answer(client, monkeypatch):
+    monkeypatch.setattr("api.views.connection.cursor", broken_cursor)
+
+    response = client.get("/readyz/")
+
+    assert_unavailable(response, ["database"])
+
+
+@pytest.mark.django_db
+def test_readyz_names_the_cache_when_it_does_not_answer(client, cache_down):
+    assert_unavailable(client.get("/readyz/"), ["cache"])
+
+
+def test_readyz_names_both_when_neither_answers(client, monkeypatch, cache_down):
+    monkeypatch.setattr("api.views.connection.cursor", broken_cursor)
+
+    assert_unavailable(client.get("/readyz/"), ["database", "cache"])
+
+
+def assert_unavailable(response, names: list[str]) -> None:
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
-    assert response.json() == {"status": "unavailable"}
+    assert response.json()["type"] == "server_error"
+    assert error_codes(response) == [(name, "service_unavailable") for name in names]
+    assert int(response.headers["Retry-After"]) > 0
 
 
 def test_method_not_allowed_uses_the_error_format(api_client):
@@ -101,8 +146,9 @@ def test_deeply_nested_json_is_a_parse_error(api_client, debug):
 
 @override_settings(SECURE_SSL_REDIRECT=True)
 @pytest.mark.django_db
-def test_healthz_answers_plain_http_when_everything_else_redirects(client):
+def test_health_checks_answer_plain_http_when_everything_else_redirects(client):
     assert client.get("/healthz/").status_code == HTTPStatus.OK
+    assert client.get("/readyz/").status_code == HTTPStatus.OK
     assert client.get("/api/v1/balance/").status_code == HTTPStatus.MOVED_PERMANENTLY
 
 

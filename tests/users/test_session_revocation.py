@@ -6,11 +6,12 @@ from http import HTTPStatus
 from pathlib import Path
 
 import pytest
+import redis
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.server import free_port, live_server
+from tests.server import live_server
 from users.exceptions import SESSION_REVOKED
 from users.models import RevokedSession
 from users.services import user_login
@@ -22,6 +23,7 @@ LOGIN_URL = reverse("auth-login")
 REFRESH_URL = reverse("auth-refresh")
 LOGOUT_URL = reverse("auth-logout")
 ME_URL = reverse("auth-me")
+REDIS_URL = "redis://127.0.0.1:6379/10"
 
 
 @pytest.fixture
@@ -126,17 +128,6 @@ def test_the_session_check_costs_no_query(edward, django_assert_num_queries):
 # --- when the cache cannot be reached ----------------------------------------
 
 
-@pytest.fixture
-def cache_down(settings):
-    """The cache is a Redis nobody answers at."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
-        }
-    }
-
-
 def test_with_the_cache_down_an_ended_session_stays_ended(edward, cache_down):
     ended, live = log_in_without_cache(), log_in_without_cache()
     RevokedSession.objects.create(
@@ -160,6 +151,29 @@ def test_log_out_with_the_cache_down_ends_every_session(edward, cache_down):
         response = me(session["access"])
         assert response.status_code == HTTPStatus.UNAUTHORIZED
         assert refresh(session["refresh"]).status_code == HTTPStatus.UNAUTHORIZED
+
+
+@pytest.mark.redis
+def test_a_redis_that_comes_back_empty_still_knows_the_ended_sessions(
+    edward, settings, django_assert_num_queries
+):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    ended, live = log_in(), log_in()
+    log_out(ended["access"], ended["refresh"])
+
+    # Redis restarted without its data.
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+    # The first check notices, and loads the ended sessions from the database.
+    assert_session_ended(me(ended["access"]))
+    # From then on the cache answers again, with no query beyond the user row.
+    with django_assert_num_queries(1):
+        assert me(live["access"]).status_code == HTTPStatus.OK
+    with django_assert_num_queries(1):
+        assert_session_ended(me(ended["access"]))
 
 
 def log_in_without_cache() -> dict[str, str]:
