@@ -144,7 +144,7 @@ pytest: install ## The test suite on SQLite, with coverage (fails under 90%)
 # client, which the database under the server does not change.
 .PHONY: test-postgres
 test-postgres: install ## The test suite on PostgreSQL at POSTGRES_URL (browser tests aside)
-	DATABASE_URL=$(POSTGRES_URL) $(PY) -m pytest -m "not fuzz and not clients and not browser" \
+	DATABASE_URL=$(POSTGRES_URL) $(PY) -m pytest -m "not fuzz and not clients and not cluster and not browser" \
 		--cov --cov-report=term
 
 # Runs the PostgreSQL leg when a server answers at POSTGRES_URL, and says so
