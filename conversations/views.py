@@ -42,7 +42,7 @@ from conversations.services.idempotency import (
     request_fingerprint,
 )
 from conversations.throttling import ChatThrottle
-from users.authentication import authenticated_user
+from users.authentication import KEY_OR_JWT, authenticated_user
 from users.models import TokenTransaction
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -74,6 +74,7 @@ class ChatView(AsyncAPIView):
     the non-streamed form only.
     """
 
+    authentication_classes = KEY_OR_JWT
     content_negotiation_class = EventStreamNegotiation
     throttle_classes = (ChatThrottle,)
 
@@ -150,6 +151,8 @@ class ChatView(AsyncAPIView):
 class BalanceView(APIView):
     """The caller's token balance and what one message costs."""
 
+    authentication_classes = KEY_OR_JWT
+
     @extend_schema(tags=["chat"], summary="Token balance", responses={200: BalanceSerializer})
     def get(self, request: Request) -> Response:
         balance = {
@@ -163,6 +166,8 @@ class BalanceView(APIView):
 class ConversationListView(generics.ListAPIView[Conversation]):
     """The caller's conversations, most recently active first."""
 
+    authentication_classes = KEY_OR_JWT
+
     serializer_class = ConversationSerializer
     pagination_class = RecentlyActiveCursorPagination
 
@@ -174,6 +179,8 @@ class ConversationDetailView(generics.RetrieveDestroyAPIView[Conversation]):
     """One of the caller's conversations. Deleting it deletes its exchanges;
     the ledger keeps the charges. While a reply in it is on its way, deleting
     gets 409 `conversation_busy`: try again once it has arrived."""
+
+    authentication_classes = KEY_OR_JWT
 
     serializer_class = ConversationSerializer
 
@@ -201,6 +208,8 @@ class ConversationDetailView(generics.RetrieveDestroyAPIView[Conversation]):
 class ExchangeListView(generics.ListAPIView[Exchange]):
     """The caller's exchanges, newest first; `?conversation=<id>` narrows to one."""
 
+    authentication_classes = KEY_OR_JWT
+
     serializer_class = ExchangeSerializer
 
     def get_queryset(self) -> QuerySet[Exchange]:
@@ -217,6 +226,8 @@ class ExchangeListView(generics.ListAPIView[Exchange]):
 @extend_schema(tags=["chat"], summary="Token ledger")
 class TokenTransactionListView(generics.ListAPIView[TokenTransaction]):
     """Every change to the caller's balance, newest first. It sums to the balance."""
+
+    authentication_classes = KEY_OR_JWT
 
     serializer_class = TokenTransactionSerializer
 

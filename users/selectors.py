@@ -10,11 +10,17 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import QuerySet
 from django.db.models.expressions import Col
 
-from users.models import User
+from users.models import ApiKey, User
 
 
 def user_list() -> QuerySet[User]:
     return User.objects.all()
+
+
+def api_key_list(*, user: User) -> QuerySet[ApiKey]:
+    """The user's keys that are not revoked (expired ones included: their
+    owner should see them lapse)."""
+    return ApiKey.objects.filter(user=user, revoked_at__isnull=True)
 
 
 def user_get_by_id(user_id: uuid.UUID) -> User | None:

@@ -13,10 +13,13 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from api.openapi import ErrorResponse401LoginSerializer, ErrorResponse401TokenSerializer
-from users import selectors, services
+from users import keys, selectors, services
 from users.authentication import authenticated_user
-from users.models import User
+from users.models import ApiKey, User
 from users.serializers import (
+    ApiKeyCreatedSerializer,
+    ApiKeyCreateInputSerializer,
+    ApiKeySerializer,
     LoginInputSerializer,
     LoginOutputSerializer,
     PasswordChangeInputSerializer,
@@ -57,8 +60,8 @@ class TokenResponse(Response):
     section 5.1): a browser's or a proxy's copy of a token pair would outlive
     a log-out."""
 
-    def __init__(self, data: Any) -> None:
-        super().__init__(data)
+    def __init__(self, data: Any, status: int = status.HTTP_200_OK) -> None:
+        super().__init__(data, status=status)
         # Cache-Control: no-store (with no-cache, must-revalidate, private), Expires now.
         add_never_cache_headers(self)
 
@@ -230,3 +233,58 @@ class UserListView(generics.ListAPIView[User]):
 
     def get_queryset(self) -> QuerySet[User]:
         return selectors.user_list()
+
+
+@extend_schema(tags=["keys"])
+@extend_validation_errors(["expires_in_the_past"], field_name="expires_at", methods=["post"])
+class ApiKeyListView(generics.ListAPIView[ApiKey]):
+    """Your API keys (not revoked), newest first; the keys themselves are never
+    shown again, only their prefix.
+
+    POST creates one: the response holds the key, this once. Send it as
+    `Authorization: Bearer <key>` to chat, read the balance, history, ledger
+    and usage. Managing keys takes a log-in's access token: a key gets 401.
+    """
+
+    serializer_class = ApiKeySerializer
+
+    def get_queryset(self) -> QuerySet[ApiKey]:
+        return selectors.api_key_list(user=authenticated_user(self.request))
+
+    @extend_schema(summary="List API keys")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Create an API key",
+        request=ApiKeyCreateInputSerializer,
+        responses={201: ApiKeyCreatedSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = ApiKeyCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        new = keys.key_create(user=authenticated_user(request), **serializer.validated_data)
+        output = ApiKeyCreatedSerializer(new.key, context={"secret": new.secret})
+        return TokenResponse(output.data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["keys"])
+class ApiKeyDetailView(generics.RetrieveDestroyAPIView[ApiKey]):
+    """One of your API keys. Deleting revokes it: the next request that sends
+    it gets 401. Its charges stay in the ledger."""
+
+    serializer_class = ApiKeySerializer
+
+    def get_queryset(self) -> QuerySet[ApiKey]:
+        return selectors.api_key_list(user=authenticated_user(self.request))
+
+    @extend_schema(summary="Get an API key")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(summary="Revoke an API key", responses={204: None})
+    def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().delete(request, *args, **kwargs)
+
+    def perform_destroy(self, instance: ApiKey) -> None:
+        keys.key_revoke(key=instance)

@@ -136,7 +136,10 @@ def chat_reserve(
                 user=user, conversation_id=conversation_id, limit=settings.AI_CONTEXT_EXCHANGES
             )
         charge = ledger_record(
-            user_id=user.pk, amount=-cost, kind=TokenTransaction.Kind.CHAT_CHARGE
+            user_id=user.pk,
+            amount=-cost,
+            kind=TokenTransaction.Kind.CHAT_CHARGE,
+            api_key=user.api_key,
         )
         if conversation_id is None:
             conversation_id = Conversation.objects.create(user=user, title=_title(message)).id
