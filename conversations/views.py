@@ -47,6 +47,10 @@ from users.models import TokenTransaction
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
+# The caller's balance, on every chat response and the balance: after this
+# chat's charge (a stream's, as the stream starts), or now.
+REMAINING_HEADER = "X-Tokens-Remaining"
+REMAINING_PARAMETER_DESCRIPTION = "Your balance after this request, in tokens."
 
 
 @extend_validation_errors(["invalid"], field_name=IDEMPOTENCY_HEADER, methods=["post"])
@@ -100,6 +104,13 @@ class ChatView(AsyncAPIView):
                 ),
             ),
             OpenApiParameter(
+                REMAINING_HEADER,
+                int,
+                OpenApiParameter.HEADER,
+                response=[200, 201],
+                description=REMAINING_PARAMETER_DESCRIPTION,
+            ),
+            OpenApiParameter(
                 REPLAYED_HEADER,
                 str,
                 OpenApiParameter.HEADER,
@@ -140,9 +151,15 @@ class ChatView(AsyncAPIView):
         if serializer.validated_data["stream"]:
             if idempotency_key is not None:
                 raise IdempotencyKeyWithStream
-            return streaming.event_stream_response(await chat_open(**chat))
+            reservation = await chat_open(**chat)
+            stream = streaming.event_stream_response(reservation)
+            stream[REMAINING_HEADER] = str(reservation.remaining_tokens)
+            return stream
         result = await chat_send(**chat, idempotency_key=idempotency_key)
-        headers = {REPLAYED_HEADER: "true"} if result.replayed else None
+        # The balance now: after this charge, or (a replay) after the last one.
+        headers = {REMAINING_HEADER: str(chat["user"].tokens)}
+        if result.replayed:
+            headers[REPLAYED_HEADER] = "true"
         return Response(
             ChatOutputSerializer(result).data, status=status.HTTP_201_CREATED, headers=headers
         )
@@ -153,13 +170,24 @@ class BalanceView(APIView):
 
     authentication_classes = KEY_OR_JWT
 
-    @extend_schema(tags=["chat"], summary="Token balance", responses={200: BalanceSerializer})
+    @extend_schema(
+        tags=["chat"],
+        summary="Token balance",
+        responses={200: BalanceSerializer},
+        parameters=[
+            OpenApiParameter(
+                REMAINING_HEADER,
+                int,
+                OpenApiParameter.HEADER,
+                response=[200],
+                description=REMAINING_PARAMETER_DESCRIPTION,
+            )
+        ],
+    )
     def get(self, request: Request) -> Response:
-        balance = {
-            "tokens": authenticated_user(request).tokens,
-            "cost_per_message": settings.CHAT_MESSAGE_COST,
-        }
-        return Response(BalanceSerializer(balance).data)
+        tokens = authenticated_user(request).tokens
+        balance = {"tokens": tokens, "cost_per_message": settings.CHAT_MESSAGE_COST}
+        return Response(BalanceSerializer(balance).data, headers={REMAINING_HEADER: str(tokens)})
 
 
 @extend_schema(tags=["conversations"], summary="List conversations")

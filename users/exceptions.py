@@ -14,6 +14,8 @@ API_KEY_NOT_VALID = "API key is not valid: unknown, revoked or expired"
 # A 401 like any token that cannot be used here: these endpoints (keys,
 # password, sessions) take only a log-in's access token.
 API_KEY_NOT_ALLOWED = "API keys cannot manage keys, sessions or the password; log in"
+USAGE_FROM_AFTER_TO = "`from` must not be after `to`"
+USAGE_RANGE_TOO_LONG = "At most 366 days by day, or 120 months by month"
 EXPIRY_IN_THE_PAST = "The expiry must be in the future"
 SPENDING_CAP_REACHED = "This API key has reached its spending cap for the day or the month"
 

@@ -2,15 +2,102 @@
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import QuerySet
+from django.db.models import Count, DateField, Q, QuerySet, Sum
 from django.db.models.expressions import Col
+from django.db.models.functions import Trunc
 
-from users.models import ApiKey, User
+from users.models import ApiKey, TokenTransaction, User
+
+_CHARGE = Q(kind=TokenTransaction.Kind.CHAT_CHARGE)
+_REFUND = Q(kind=TokenTransaction.Kind.REFUND)
+
+
+@dataclass(frozen=True)
+class UsagePeriod:
+    """What chats cost in one day or month: tokens charged, refunded, the net, and
+    how many chats were charged (a refunded one included: its tokens are in
+    `refunded`)."""
+
+    period: date
+    charged: int = 0
+    refunded: int = 0
+    chats: int = 0
+
+    @property
+    def net(self) -> int:
+        return self.charged - self.refunded
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    start: date
+    end: date
+    group: str
+    periods: list[UsagePeriod]
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return {
+            name: sum(getattr(period, name) for period in self.periods)
+            for name in ("charged", "refunded", "net", "chats")
+        }
+
+
+def usage_report(*, user: User, start: date, end: date, group: str) -> UsageReport:
+    """The user's chat spending from `start` to `end` (UTC dates, both
+    included), one UsagePeriod per day or month (`group`), empty ones too.
+
+    Summed in the database from the ledger, in one aggregate query.
+    """
+    rows = TokenTransaction.objects.filter(
+        _CHARGE | _REFUND, user=user, created_at__gte=datetime.combine(start, time.min, UTC)
+    )
+    if end < date.max:
+        rows = rows.filter(created_at__lt=datetime.combine(end + timedelta(days=1), time.min, UTC))
+    sums = (
+        rows.annotate(period=Trunc("created_at", group, output_field=DateField(), tzinfo=UTC))
+        .values("period")
+        .annotate(
+            charged=Sum("amount", filter=_CHARGE),
+            refunded=Sum("amount", filter=_REFUND),
+            chats=Count("id", filter=_CHARGE),
+        )
+        .order_by("period")
+    )
+    found = {
+        row["period"]: UsagePeriod(
+            period=row["period"],
+            charged=-(row["charged"] or 0),
+            refunded=row["refunded"] or 0,
+            chats=row["chats"],
+        )
+        for row in sums
+    }
+    periods = [found.get(period, UsagePeriod(period)) for period in _periods(start, end, group)]
+    return UsageReport(start=start, end=end, group=group, periods=periods)
+
+
+def _periods(start: date, end: date, group: str) -> list[date]:
+    if group == "day":
+        return [start + timedelta(days=n) for n in range((end - start).days + 1)]
+    months = []
+    month = start.replace(day=1)
+    while month <= end:
+        months.append(month)
+        if month.month == 12:
+            if month.year == date.max.year:
+                break
+            month = month.replace(year=month.year + 1, month=1)
+        else:
+            month = month.replace(month=month.month + 1)
+    return months
 
 
 def user_list() -> QuerySet[User]:

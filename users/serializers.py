@@ -13,10 +13,11 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.fields import get_error_detail
 
 from api.fields import WHITESPACE, StrictCharField, StrictIntegerField
-from users.exceptions import EXPIRY_IN_THE_PAST
+from users.exceptions import EXPIRY_IN_THE_PAST, USAGE_FROM_AFTER_TO, USAGE_RANGE_TOO_LONG
 from users.keys import KEY_PREFIX
 from users.models import ApiKey, User
 from users.usernames import IGNORABLE_BMP
@@ -274,3 +275,75 @@ class ApiKeyCreatedSerializer(ApiKeySerializer):
 
     def get_key(self, key: ApiKey) -> str:
         return str(self.context["secret"])
+
+
+USAGE_MAX_DAYS = 366
+USAGE_MAX_MONTHS = 120
+
+
+class UsageQuerySerializer(serializers.Serializer):
+    """`?from=&to=&group=`: UTC dates, both included."""
+
+    group = serializers.ChoiceField(
+        choices=["day", "month"],
+        required=False,
+        default="day",
+        help_text="A row per day or per calendar month.",
+    )
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # `from` is a Python keyword: no class attribute can carry the name.
+        return {
+            "from": serializers.DateField(
+                required=False,
+                help_text=(
+                    "First day (UTC), included. Default: the first of `to`'s month "
+                    "(`group=day`) or year (`group=month`)."
+                ),
+            ),
+            "to": serializers.DateField(
+                required=False, help_text="Last day (UTC), included. Default: today."
+            ),
+            **super().get_fields(),
+        }
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        end = attrs.get("to") or timezone.now().date()
+        group = attrs["group"]
+        default_start = end.replace(day=1) if group == "day" else end.replace(month=1, day=1)
+        start = attrs.get("from") or default_start
+        if start > end:
+            raise serializers.ValidationError(
+                {"from": [ErrorDetail(USAGE_FROM_AFTER_TO, code="after_to")]}
+            )
+        days = (end - start).days + 1
+        months = (end.year - start.year) * 12 + end.month - start.month + 1
+        if (group == "day" and days > USAGE_MAX_DAYS) or months > USAGE_MAX_MONTHS:
+            raise serializers.ValidationError(
+                {"from": [ErrorDetail(USAGE_RANGE_TOO_LONG, code="range_too_long")]}
+            )
+        return {"start": start, "end": end, "group": group}
+
+
+class UsageReportTotalsSerializer(serializers.Serializer):
+    charged = serializers.IntegerField(help_text="Tokens charged for chats.")
+    refunded = serializers.IntegerField(help_text="Tokens given back for chats that failed.")
+    net = serializers.IntegerField(help_text="`charged` minus `refunded`: what chats cost.")
+    chats = serializers.IntegerField(help_text="Chats charged (refunded ones included).")
+
+
+class UsageReportPeriodSerializer(UsageReportTotalsSerializer):
+    period = serializers.DateField(help_text="The day, or the first day of the month (UTC).")
+
+
+class UsageReportSerializer(serializers.Serializer):
+    group = serializers.ChoiceField(choices=["day", "month"])
+    totals = UsageReportTotalsSerializer()
+    periods = UsageReportPeriodSerializer(many=True, help_text="Every day or month of the range.")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {
+            "from": serializers.DateField(source="start"),
+            "to": serializers.DateField(source="end"),
+            **super().get_fields(),
+        }

@@ -14,7 +14,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from api.openapi import ErrorResponse401LoginSerializer, ErrorResponse401TokenSerializer
 from users import keys, selectors, services
-from users.authentication import authenticated_user
+from users.authentication import KEY_OR_JWT, authenticated_user
 from users.models import ApiKey, User
 from users.serializers import (
     ApiKeyCreatedSerializer,
@@ -27,6 +27,8 @@ from users.serializers import (
     RegisterInputSerializer,
     RegisterOutputSerializer,
     TokenPairSerializer,
+    UsageQuerySerializer,
+    UsageReportSerializer,
     UserSerializer,
 )
 from users.throttling import (
@@ -288,3 +290,26 @@ class ApiKeyDetailView(generics.RetrieveDestroyAPIView[ApiKey]):
 
     def perform_destroy(self, instance: ApiKey) -> None:
         keys.key_revoke(key=instance)
+
+
+@extend_validation_errors(["after_to", "range_too_long"], field_name="from", methods=["get"])
+class UsageView(APIView):
+    """What your chats cost, per UTC day or calendar month: tokens charged,
+    refunded and net, and how many chats, from the ledger. `from` and `to`
+    are dates, both included (at most 366 days by day, 120 months by month);
+    every period of the range is listed, empty ones too. An API key sees the
+    whole account's usage."""
+
+    authentication_classes = KEY_OR_JWT
+
+    @extend_schema(
+        tags=["chat"],
+        summary="Usage report",
+        parameters=[UsageQuerySerializer],
+        responses={200: UsageReportSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        query = UsageQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        report = selectors.usage_report(user=authenticated_user(request), **query.validated_data)
+        return Response(UsageReportSerializer(report).data)

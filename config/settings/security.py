@@ -63,7 +63,7 @@ CONTENT_SECURITY_POLICY_PAGES = {
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "idempotency-key")
-CORS_EXPOSE_HEADERS = ("Retry-After", "Idempotent-Replayed")
+CORS_EXPOSE_HEADERS = ("Retry-After", "Idempotent-Replayed", "X-Tokens-Remaining")
 CORS_ALLOW_CREDENTIALS = False
 
 # --- Passwords --------------------------------------------------------------

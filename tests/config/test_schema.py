@@ -47,6 +47,7 @@ ERRORS = {
     ("post", "/api/v1/keys/"): {"400", "401"},
     ("get", "/api/v1/keys/{id}/"): {"401", "404"},
     ("delete", "/api/v1/keys/{id}/"): {"401", "404"},
+    ("get", "/api/v1/usage/"): {"400", "401"},
 }
 
 
@@ -214,6 +215,7 @@ KEY_OPERATIONS = {
     ("delete", "/api/v1/conversations/{id}/"),
     ("get", "/api/v1/chats/"),
     ("get", "/api/v1/transactions/"),
+    ("get", "/api/v1/usage/"),
 }
 
 
@@ -252,6 +254,7 @@ def test_the_message_limit_and_its_error_are_documented(generated):
         ("V1AuthPasswordCreateOldPasswordErrorComponent", {"wrong_password"}),
         ("V1AuthPasswordCreateNewPasswordErrorComponent", {"password_too_common"}),
         ("V1KeysCreateExpiresAtErrorComponent", {"expires_in_the_past"}),
+        ("V1UsageRetrieveFromErrorComponent", {"after_to", "range_too_long"}),
     ],
 )
 def test_codes_raised_outside_the_fields_are_documented(generated, component, codes):

@@ -145,6 +145,9 @@ CROSS_REQUEST_CODES = {
     ("old_password", "wrong_password"),
     # Depends on the clock: a date-time the schema cannot call past.
     ("expires_at", "expires_in_the_past"),
+    # The usage report's range: `from` after `to`, or too long (two fields).
+    ("from", "after_to"),
+    ("from", "range_too_long"),
 }
 
 
