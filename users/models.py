@@ -179,6 +179,7 @@ class TokenTransaction(models.Model):
         CHAT_CHARGE = "chat_charge", "Chat charge"
         REFUND = "refund", "Refund"
         ADMIN_ADJUSTMENT = "admin_adjustment", "Admin adjustment"
+        ALLOWANCE = "allowance", "Monthly allowance"
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="token_transactions")
@@ -257,3 +258,34 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"key {self.name} of {self.user_id}"
+
+
+class MonthlyAllowance(models.Model):
+    """One account's allowance for one calendar month (UTC), given at most once.
+
+    The unique (user, month) row is what makes it once: every run and every
+    copy of `grant_monthly_allowances` inserts it in the transaction that
+    tops the balance up, and only one insert per month can commit. `amount`
+    is what was added (0 when the balance already held the allowance; the
+    month is spent all the same), with its ledger row in `entry`.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="monthly_allowances")
+    month = models.DateField(help_text="The first day of the month (UTC).")
+    amount = models.BigIntegerField()
+    entry = models.OneToOneField(
+        TokenTransaction, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "month"], name="allowance_once_a_month"),
+            models.CheckConstraint(
+                condition=models.Q(amount__gte=0), name="allowance_amount_gte_0"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"allowance {self.month:%Y-%m} of {self.user_id}: {self.amount}"
