@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from tests.assertions import assert_ledger_matches_balance, error_codes, only_error
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.users.views.accounts import LOGOUT_ALL_URL, ME_URL, PASSWORD_URL, bearer, log_in
-from users.exceptions import API_KEY_NOT_ALLOWED, API_KEY_NOT_VALID
+from users.exceptions import API_KEY_NOT_ALLOWED, API_KEY_NOT_VALID, SPENDING_CAP_REACHED
 from users.keys import KEY_PREFIX, key_create
 from users.models import ApiKey, User
 
@@ -302,3 +302,24 @@ def test_log_out_everywhere_and_a_password_change_leave_keys_working(user, jwt_c
     assert changed.status_code == HTTPStatus.OK
     assert key_client.get(BALANCE_URL).status_code == HTTPStatus.OK
     assert key_client.post(CHAT_URL, {"message": "still here"}).status_code == HTTPStatus.CREATED
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_chat_past_the_keys_cap_is_402_and_charges_nothing(user, stream):
+    key_client = bearer(new_key(user, daily_cap=150))
+    assert key_client.post(CHAT_URL, {"message": "fits"}).status_code == HTTPStatus.CREATED
+
+    refused = key_client.post(CHAT_URL, {"message": "does not", "stream": stream})
+
+    assert refused.status_code == HTTPStatus.PAYMENT_REQUIRED
+    assert only_error(refused) == {
+        "code": "spending_cap_reached",
+        "detail": SPENDING_CAP_REACHED,
+        "attr": None,
+    }
+    user.refresh_from_db()
+    assert user.tokens == 3900
+    assert user.token_transactions.filter(kind="chat_charge").count() == 1
+    assert_ledger_matches_balance(user)
+    listed = bearer(log_in(user.username, DEFAULT_PASSWORD)["access"]).get(KEYS_URL)
+    assert listed.json()["results"][0]["spent_today"] == 100
