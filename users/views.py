@@ -292,7 +292,11 @@ class ApiKeyDetailView(generics.RetrieveDestroyAPIView[ApiKey]):
         keys.key_revoke(key=instance)
 
 
-@extend_validation_errors(["after_to", "range_too_long"], field_name="from", methods=["get"])
+@extend_validation_errors(
+    ["invalid", "after_to", "range_too_long"], field_name="from", methods=["get"]
+)
+@extend_validation_errors(["invalid"], field_name="to", methods=["get"])
+@extend_validation_errors(["invalid_choice"], field_name="group", methods=["get"])
 class UsageView(APIView):
     """What your chats cost, per UTC day or calendar month: tokens charged,
     refunded and net, and how many chats, from the ledger. `from` and `to`

@@ -8,8 +8,9 @@ run they are given their standard names, which schemathesis reads: every
 event of every streamed chat is checked against `ChatStreamEvent`, and its
 data against the named payload schema (`ChatOutput` for `done`, …).
 
-Every operation that requires a bearer token gets one for an account of its
-own, registered and logged in on first use: an operation that ends sessions
+Every collection of operations that requires a bearer token (`/keys/` and
+`/keys/{id}/` are one) gets one for an account of its own, registered and
+logged in on first use: an operation that ends sessions
 (log out everywhere, say) then ends only its own account's, and is logged in
 again after a 401, instead of turning every other operation's requests into
 401s that would hide their bugs. The accounts are staff, so the staff-only
@@ -21,6 +22,7 @@ API). Nothing here names an operation: whatever schema.yml declares with
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -48,7 +50,11 @@ def _takes_a_key(case: Case) -> bool:
 def _account(case: Case, context: AuthContext) -> str:
     if not _needs_token(case):
         return "public"
-    return "fuzz-" + hashlib.sha256(case.operation.label.encode()).hexdigest()[:16]
+    # One account per collection (`/keys/` and `/keys/{id}/` share one), so
+    # what one operation creates, the others on it can find: the stateful
+    # phase follows POST /keys/ to DELETE /keys/{id}/.
+    collection = re.sub(r"\{[^}]*\}/?$", "", case.operation.path)
+    return "fuzz-" + hashlib.sha256(collection.encode()).hexdigest()[:16]
 
 
 @schemathesis.auth(cache_by_key=_account, retry_on=[401])
