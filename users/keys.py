@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from users.exceptions import SpendingCapReached
 from users.models import ApiKey, TokenTransaction, User
+from users.selectors import api_key_get_by_lookup
 
 KEY_PREFIX = "chatkey_"
 LOOKUP_CHARS = 12
@@ -94,7 +95,7 @@ def key_check(token: str) -> ApiKey | None:
     if len(token) != KEY_CHARS or not token.isascii():
         return None
     lookup = token[len(KEY_PREFIX) : len(KEY_PREFIX) + LOOKUP_CHARS]
-    key = ApiKey.objects.select_related("user").filter(lookup=lookup).first()
+    key = api_key_get_by_lookup(lookup)
     if key is None or not hmac.compare_digest(key.digest, _digest(token)):
         return None
     now = timezone.now()
