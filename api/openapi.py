@@ -149,7 +149,7 @@ def error_body(name: str, codes: list[str], kinds: Any) -> type[serializers.Seri
     )
 
 
-ErrorResponse402Serializer = _error_response(402, ["insufficient_tokens"])
+ErrorResponse402Serializer = _error_response(402, ["insufficient_tokens", "spending_cap_reached"])
 ErrorResponse409Serializer = _error_response(409, ["idempotency_key_in_progress"])
 ErrorResponse409ConversationSerializer = _error_response(409, ["conversation_busy"], "Conversation")
 ErrorResponse422Serializer = _error_response(422, ["idempotency_key_reused"])

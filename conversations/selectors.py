@@ -2,14 +2,28 @@
 
 import uuid
 
-from django.db.models import F, QuerySet
+from django.db.models import F, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 
 from conversations.models import Conversation, Exchange
 from users.models import TokenTransaction, User
 
 
 def conversation_list(*, user: User) -> QuerySet[Conversation]:
-    return Conversation.objects.filter(user=user)
+    """The user's conversations, each with `total_cost`: the tokens its
+    exchanges were charged (refunded ones are gone with their exchange).
+    A subquery per row of the page, on the (conversation, id) index: the
+    page stays one query."""
+    cost = (
+        Exchange.objects.filter(conversation=OuterRef("pk"))
+        .order_by()
+        .values("conversation")
+        .annotate(total=Sum("tokens_charged"))
+        .values("total")
+    )
+    return Conversation.objects.filter(user=user).annotate(
+        total_cost=Coalesce(Subquery(cost), Value(0))
+    )
 
 
 def exchange_list(*, user: User, conversation_id: uuid.UUID | None = None) -> QuerySet[Exchange]:

@@ -107,9 +107,14 @@ class BalanceSerializer(serializers.Serializer):
 
 
 class ConversationSerializer(serializers.ModelSerializer[Conversation]):
+    # Annotated by the selector (conversations.selectors.conversation_list).
+    total_cost = serializers.IntegerField(
+        read_only=True, help_text="Tokens charged for the conversation's exchanges so far."
+    )
+
     class Meta:
         model = Conversation
-        fields = ["id", "title", "created_at", "updated_at"]
+        fields = ["id", "title", "total_cost", "created_at", "updated_at"]
         read_only_fields = fields
 
 

@@ -43,11 +43,15 @@ from conversations.services.idempotency import (
     request_fingerprint,
 )
 from conversations.throttling import ChatThrottle
-from users.authentication import authenticated_user
+from users.authentication import KEY_OR_JWT, authenticated_user
 from users.models import TokenTransaction
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
+# The caller's balance, on every chat response and the balance: after this
+# chat's charge (a stream's, as the stream starts), or now.
+REMAINING_HEADER = "X-Tokens-Remaining"
+REMAINING_PARAMETER_DESCRIPTION = "Your balance after this request, in tokens."
 
 
 @extend_validation_errors(["invalid"], field_name=IDEMPOTENCY_HEADER, methods=["post"])
@@ -75,6 +79,7 @@ class ChatView(AsyncAPIView):
     the non-streamed form only.
     """
 
+    authentication_classes = KEY_OR_JWT
     content_negotiation_class = EventStreamNegotiation
     throttle_classes = (ChatThrottle,)
 
@@ -98,6 +103,13 @@ class ChatView(AsyncAPIView):
                     '`"stream": true` (400 `invalid` on `Idempotency-Key`): a stream cannot '
                     "be replayed."
                 ),
+            ),
+            OpenApiParameter(
+                REMAINING_HEADER,
+                int,
+                OpenApiParameter.HEADER,
+                response=[200, 201],
+                description=REMAINING_PARAMETER_DESCRIPTION,
             ),
             OpenApiParameter(
                 REPLAYED_HEADER,
@@ -140,27 +152,48 @@ class ChatView(AsyncAPIView):
         if serializer.validated_data["stream"]:
             if idempotency_key is not None:
                 raise IdempotencyKeyWithStream
-            return streaming.event_stream_response(await chat_open(**chat))
+            reservation = await chat_open(**chat)
+            stream = streaming.event_stream_response(reservation)
+            stream[REMAINING_HEADER] = str(reservation.remaining_tokens)
+            return stream
         result = await chat_send(**chat, idempotency_key=idempotency_key)
-        headers = {REPLAYED_HEADER: "true"} if result.replayed else None
+        # The balance now: after this charge, or (a replay) after the last one.
+        headers = {REMAINING_HEADER: str(chat["user"].tokens)}
+        if result.replayed:
+            headers[REPLAYED_HEADER] = "true"
         return Response(chat_output(result), status=status.HTTP_201_CREATED, headers=headers)
 
 
 class BalanceView(APIView):
     """The caller's token balance and what one message costs."""
 
-    @extend_schema(tags=["chat"], summary="Token balance", responses={200: BalanceSerializer})
+    authentication_classes = KEY_OR_JWT
+
+    @extend_schema(
+        tags=["chat"],
+        summary="Token balance",
+        responses={200: BalanceSerializer},
+        parameters=[
+            OpenApiParameter(
+                REMAINING_HEADER,
+                int,
+                OpenApiParameter.HEADER,
+                response=[200],
+                description=REMAINING_PARAMETER_DESCRIPTION,
+            )
+        ],
+    )
     def get(self, request: Request) -> Response:
-        balance = {
-            "tokens": authenticated_user(request).tokens,
-            "cost_per_message": settings.CHAT_MESSAGE_COST,
-        }
-        return Response(BalanceSerializer(balance).data)
+        tokens = authenticated_user(request).tokens
+        balance = {"tokens": tokens, "cost_per_message": settings.CHAT_MESSAGE_COST}
+        return Response(BalanceSerializer(balance).data, headers={REMAINING_HEADER: str(tokens)})
 
 
 @extend_schema(tags=["conversations"], summary="List conversations")
 class ConversationListView(generics.ListAPIView[Conversation]):
     """The caller's conversations, most recently active first."""
+
+    authentication_classes = KEY_OR_JWT
 
     serializer_class = ConversationSerializer
     pagination_class = RecentlyActiveCursorPagination
@@ -173,6 +206,8 @@ class ConversationDetailView(generics.RetrieveDestroyAPIView[Conversation]):
     """One of the caller's conversations. Deleting it deletes its exchanges;
     the ledger keeps the charges. While a reply in it is on its way, deleting
     gets 409 `conversation_busy`: try again once it has arrived."""
+
+    authentication_classes = KEY_OR_JWT
 
     serializer_class = ConversationSerializer
 
@@ -200,6 +235,8 @@ class ConversationDetailView(generics.RetrieveDestroyAPIView[Conversation]):
 class ExchangeListView(generics.ListAPIView[Exchange]):
     """The caller's exchanges, newest first; `?conversation=<id>` narrows to one."""
 
+    authentication_classes = KEY_OR_JWT
+
     serializer_class = ExchangeSerializer
 
     def get_queryset(self) -> QuerySet[Exchange]:
@@ -216,6 +253,8 @@ class ExchangeListView(generics.ListAPIView[Exchange]):
 @extend_schema(tags=["chat"], summary="Token ledger")
 class TokenTransactionListView(generics.ListAPIView[TokenTransaction]):
     """Every change to the caller's balance, newest first. It sums to the balance."""
+
+    authentication_classes = KEY_OR_JWT
 
     serializer_class = TokenTransactionSerializer
 

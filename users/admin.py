@@ -11,8 +11,9 @@ from django.template.response import TemplateResponse
 
 from users.exceptions import InsufficientTokens
 from users.forms import TokenAdjustmentForm, UserChangeForm, UserCreationForm
+from users.keys import key_revoke
 from users.ledger import tokens_adjust
-from users.models import TokenTransaction, User
+from users.models import ApiKey, MonthlyAllowance, TokenTransaction, User
 
 logger = structlog.get_logger(__name__)
 
@@ -82,6 +83,51 @@ class TokenTransactionAdmin(admin.ModelAdmin[TokenTransaction]):
 
     list_display = ("created_at", "user", "kind", "amount", "balance_after", "note")
     list_filter = ("kind",)
+    list_select_related = ("user",)
+    search_fields = ("user__username",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
+    """Keys are created by their owners through the API and never shown again;
+    staff see them (no secret is stored) and can revoke them, at once."""
+
+    list_display = ("name", "user", "lookup", "created_at", "last_used_at", "expires_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    list_select_related = ("user",)
+    search_fields = ("user__username", "lookup", "name")
+    actions = ("revoke",)
+
+    @admin.action(description="Revoke selected API keys", permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for key in queryset:
+            key_revoke(key=key)
+        self.message_user(request, f"Revoked {queryset.count()} API keys.", messages.SUCCESS)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        return [field.name for field in ApiKey._meta.fields]
+
+
+@admin.register(MonthlyAllowance)
+class MonthlyAllowanceAdmin(admin.ModelAdmin[MonthlyAllowance]):
+    """Written by grant_monthly_allowances only; the admin shows it."""
+
+    list_display = ("month", "user", "amount", "created_at")
     list_select_related = ("user",)
     search_fields = ("user__username",)
 

@@ -10,6 +10,14 @@ WRONG_PASSWORD = "The current password is wrong"  # noqa: S105 (a message)
 # Details of 401 token_not_valid (the code clients branch on stays the same).
 REFRESH_TOKEN_REUSED = "Token was already used; its session has been ended"  # noqa: S105
 SESSION_REVOKED = "Token belongs to a session that has ended"
+API_KEY_NOT_VALID = "API key is not valid: unknown, revoked or expired"
+# A 401 like any token that cannot be used here: these endpoints (keys,
+# password, sessions) take only a log-in's access token.
+API_KEY_NOT_ALLOWED = "API keys cannot manage keys, sessions or the password; log in"
+USAGE_FROM_AFTER_TO = "`from` must not be after `to`"
+USAGE_RANGE_TOO_LONG = "At most 366 days by day, or 120 months by month"
+EXPIRY_IN_THE_PAST = "The expiry must be in the future"
+SPENDING_CAP_REACHED = "This API key has reached its spending cap for the day or the month"
 
 
 class UsernameTaken(exceptions.ValidationError):
@@ -43,3 +51,13 @@ class InsufficientTokens(exceptions.APIException):
     status_code = 402
     default_detail = INSUFFICIENT_TOKENS
     default_code = "insufficient_tokens"
+
+
+class SpendingCapReached(exceptions.APIException):
+    """A chat would take an API key past its daily or monthly cap: nothing was
+    charged or saved. 402 like a short balance (a retry does not help until
+    the period turns), not 429, which clients retry."""
+
+    status_code = 402
+    default_detail = SPENDING_CAP_REACHED
+    default_code = "spending_cap_reached"

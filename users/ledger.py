@@ -20,7 +20,8 @@ from django.db import connection, transaction
 
 from api import metrics
 from users.exceptions import InsufficientTokens
-from users.models import TokenTransaction, User
+from users.keys import key_refund, key_spend
+from users.models import ApiKey, TokenTransaction, User
 
 
 @transaction.atomic
@@ -37,16 +38,36 @@ def tokens_adjust(*, user: User, amount: int, kind: str, note: str = "") -> Toke
 
 @transaction.atomic(savepoint=False)
 def ledger_record(
-    *, user_id: uuid.UUID, amount: int, kind: str, note: str = ""
+    *,
+    user_id: uuid.UUID,
+    amount: int,
+    kind: str,
+    note: str = "",
+    api_key: ApiKey | None = None,
+    refund_of: uuid.UUID | None = None,
 ) -> TokenTransaction:
     """Apply a signed change to a user's balance and write its ledger row.
 
     For callers that hold only the user's id (a chat's refund, the sweeper).
-    A removal larger than the balance raises InsufficientTokens.
+    A removal larger than the balance raises InsufficientTokens. A charge
+    made with `api_key` counts against its spending caps (SpendingCapReached
+    when it does not fit); a refund of the charge `refund_of` gives that
+    key's caps their room back. Key before balance, in both: one lock order.
     """
+    api_key_id = None
+    if api_key is not None and amount < 0:
+        key_spend(key=api_key, amount=-amount)
+        api_key_id = api_key.pk
+    if refund_of is not None and amount > 0:
+        api_key_id = key_refund(charge_id=refund_of, amount=amount)
     balance_after = _balance_apply(user_id=user_id, amount=amount)
     entry = TokenTransaction.objects.create(
-        user_id=user_id, amount=amount, kind=kind, balance_after=balance_after, note=note
+        user_id=user_id,
+        amount=amount,
+        kind=kind,
+        balance_after=balance_after,
+        note=note,
+        api_key_id=api_key_id,
     )
     # Counted once the change is committed: a rolled-back charge never happened.
     transaction.on_commit(functools.partial(_tokens_counted, kind=kind, amount=amount))

@@ -65,6 +65,11 @@ class User(AbstractUser):
     # ends all of the user's tokens at once at no extra query.
     token_version = models.PositiveIntegerField(default=0, editable=False)
 
+    # The API key this request was authenticated with (set on the request's
+    # own User object by users.authentication), so that a chat's charge
+    # counts against its spending caps; None for a log-in's access token.
+    api_key: "ApiKey | None" = None
+
     objects: ClassVar[UserManager] = UserManager()
     # The API knows no e-mail; createsuperuser should not insist on one.
     REQUIRED_FIELDS: ClassVar[list[str]] = []
@@ -174,6 +179,7 @@ class TokenTransaction(models.Model):
         CHAT_CHARGE = "chat_charge", "Chat charge"
         REFUND = "refund", "Refund"
         ADMIN_ADJUSTMENT = "admin_adjustment", "Admin adjustment"
+        ALLOWANCE = "allowance", "Monthly allowance"
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="token_transactions")
@@ -181,6 +187,12 @@ class TokenTransaction(models.Model):
     kind = models.CharField(max_length=32, choices=Kind.choices)
     balance_after = models.BigIntegerField()
     note = models.CharField(max_length=255, blank=True)
+    # The API key a chat charge (or its refund) was made with: the refund
+    # gives the key's spending cap back its room (users.keys.key_refund),
+    # and the usage report can tell keys apart. Null for a log-in's charges.
+    api_key = models.ForeignKey(
+        "ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -196,3 +208,84 @@ class TokenTransaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount:+d}"
+
+
+class ApiKey(models.Model):
+    """A long-lived credential for integrators, shown once and stored as a hash.
+
+    A key is `<KEY_PREFIX><lookup><secret>` (users.keys): `lookup` finds the
+    row by a unique index, and the SHA-256 `digest` of the whole key proves
+    it. An optional spending cap per UTC day and calendar month is kept by
+    the `*_spent` counters, which users.keys changes only in the charge's own
+    transaction. Revoking keeps the row (the ledger points to it).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    lookup = models.CharField(max_length=16, unique=True)
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Written at most once a minute (users.keys.key_touch), not per request.
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    daily_cap = models.BigIntegerField(null=True, blank=True)
+    monthly_cap = models.BigIntegerField(null=True, blank=True)
+    # Spent on `spent_day` (UTC) and in the month starting `spent_month`;
+    # a counter whose date has passed counts as 0.
+    spent_day = models.DateField(null=True, blank=True)
+    spent_today = models.BigIntegerField(default=0)
+    spent_month = models.DateField(null=True, blank=True)
+    spent_this_month = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-id"], name="apikey_user_newest_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(daily_cap__isnull=True) | models.Q(daily_cap__gt=0),
+                name="apikey_daily_cap_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(monthly_cap__isnull=True) | models.Q(monthly_cap__gt=0),
+                name="apikey_monthly_cap_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(spent_today__gte=0) & models.Q(spent_this_month__gte=0),
+                name="apikey_spent_non_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"key {self.name} of {self.user_id}"
+
+
+class MonthlyAllowance(models.Model):
+    """One account's allowance for one calendar month (UTC), given at most once.
+
+    The unique (user, month) row is what makes it once: every run and every
+    copy of `grant_monthly_allowances` inserts it in the transaction that
+    tops the balance up, and only one insert per month can commit. `amount`
+    is what was added (0 when the balance already held the allowance; the
+    month is spent all the same), with its ledger row in `entry`.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="monthly_allowances")
+    month = models.DateField(help_text="The first day of the month (UTC).")
+    amount = models.BigIntegerField()
+    entry = models.OneToOneField(
+        TokenTransaction, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "month"], name="allowance_once_a_month"),
+            models.CheckConstraint(
+                condition=models.Q(amount__gte=0), name="allowance_amount_gte_0"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"allowance {self.month:%Y-%m} of {self.user_id}: {self.amount}"

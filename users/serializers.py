@@ -1,5 +1,6 @@
 """Request and response shapes of the account endpoints."""
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.password_validation import (
@@ -9,12 +10,16 @@ from django.contrib.auth.password_validation import (
 )
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.fields import get_error_detail
 
-from api.fields import WHITESPACE, StrictCharField
-from users.models import User
+from api.fields import WHITESPACE, StrictCharField, StrictIntegerField
+from users.exceptions import EXPIRY_IN_THE_PAST, USAGE_FROM_AFTER_TO, USAGE_RANGE_TOO_LONG
+from users.keys import KEY_PREFIX
+from users.models import ApiKey, User
 from users.usernames import IGNORABLE_BMP
 
 REGISTERED_MESSAGE = "User registered successfully"
@@ -184,3 +189,161 @@ class PasswordChangeInputSerializer(serializers.Serializer):
         except DjangoValidationError as exc:
             raise serializers.ValidationError(get_error_detail(exc)) from exc
         return value
+
+
+# A cap above any balance the ledger could reach is no cap; the bound keeps
+# the counters' arithmetic far from 64-bit overflow.
+SPENDING_CAP_MAX = 10**15
+KEY_NAME_MAX_CHARS = 100
+
+
+class ApiKeyCreateInputSerializer(serializers.Serializer):
+    name = StrictCharField(max_length=KEY_NAME_MAX_CHARS, help_text="What the key is for.")
+    expires_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="When the key stops working (in the future); leave out for never.",
+    )
+    daily_cap = StrictIntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=SPENDING_CAP_MAX,
+        help_text="The most tokens chats made with this key may cost per UTC day.",
+    )
+    monthly_cap = StrictIntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=SPENDING_CAP_MAX,
+        help_text="The most tokens chats made with this key may cost per calendar month (UTC).",
+    )
+
+    def validate_expires_at(self, value: datetime | None) -> datetime | None:
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError(EXPIRY_IN_THE_PAST, code="expires_in_the_past")
+        return value
+
+
+class ApiKeySerializer(serializers.ModelSerializer[ApiKey]):
+    prefix = serializers.SerializerMethodField(
+        help_text="The key's first characters, to tell keys apart (the rest is never shown)."
+    )
+    spent_today = serializers.SerializerMethodField(
+        help_text="Tokens spent with this key today (UTC); counted only when it has a cap."
+    )
+    spent_this_month = serializers.SerializerMethodField(
+        help_text="Tokens spent with this key this month (UTC); counted only when it has a cap."
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "daily_cap",
+            "monthly_cap",
+            "spent_today",
+            "spent_this_month",
+        ]
+        read_only_fields = fields
+
+    def get_prefix(self, key: ApiKey) -> str:
+        return KEY_PREFIX + key.lookup
+
+    def get_spent_today(self, key: ApiKey) -> int:
+        return key.spent_today if key.spent_day == timezone.now().date() else 0
+
+    def get_spent_this_month(self, key: ApiKey) -> int:
+        month = timezone.now().date().replace(day=1)
+        return key.spent_this_month if key.spent_month == month else 0
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    key = serializers.SerializerMethodField(
+        help_text="The key itself, shown this once: keep it secret. Send it as "
+        "`Authorization: Bearer <key>`."
+    )
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = ["key", *ApiKeySerializer.Meta.fields]
+        read_only_fields = fields
+
+    def get_key(self, key: ApiKey) -> str:
+        return str(self.context["secret"])
+
+
+USAGE_MAX_DAYS = 366
+USAGE_MAX_MONTHS = 120
+
+
+class UsageQuerySerializer(serializers.Serializer):
+    """`?from=&to=&group=`: UTC dates, both included."""
+
+    group = serializers.ChoiceField(
+        choices=["day", "month"],
+        required=False,
+        default="day",
+        help_text="A row per day or per calendar month.",
+    )
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # `from` is a Python keyword: no class attribute can carry the name.
+        return {
+            "from": serializers.DateField(
+                required=False,
+                help_text=(
+                    "First day (UTC), included. Default: the first of `to`'s month "
+                    "(`group=day`) or year (`group=month`)."
+                ),
+            ),
+            "to": serializers.DateField(
+                required=False, help_text="Last day (UTC), included. Default: today."
+            ),
+            **super().get_fields(),
+        }
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        end = attrs.get("to") or timezone.now().date()
+        group = attrs["group"]
+        default_start = end.replace(day=1) if group == "day" else end.replace(month=1, day=1)
+        start = attrs.get("from") or default_start
+        if start > end:
+            raise serializers.ValidationError(
+                {"from": [ErrorDetail(USAGE_FROM_AFTER_TO, code="after_to")]}
+            )
+        days = (end - start).days + 1
+        months = (end.year - start.year) * 12 + end.month - start.month + 1
+        if (group == "day" and days > USAGE_MAX_DAYS) or months > USAGE_MAX_MONTHS:
+            raise serializers.ValidationError(
+                {"from": [ErrorDetail(USAGE_RANGE_TOO_LONG, code="range_too_long")]}
+            )
+        return {"start": start, "end": end, "group": group}
+
+
+class UsageReportTotalsSerializer(serializers.Serializer):
+    charged = serializers.IntegerField(help_text="Tokens charged for chats.")
+    refunded = serializers.IntegerField(help_text="Tokens given back for chats that failed.")
+    net = serializers.IntegerField(help_text="`charged` minus `refunded`: what chats cost.")
+    chats = serializers.IntegerField(help_text="Chats charged (refunded ones included).")
+
+
+class UsageReportPeriodSerializer(UsageReportTotalsSerializer):
+    period = serializers.DateField(help_text="The day, or the first day of the month (UTC).")
+
+
+class UsageReportSerializer(serializers.Serializer):
+    group = serializers.ChoiceField(choices=["day", "month"])
+    totals = UsageReportTotalsSerializer()
+    periods = UsageReportPeriodSerializer(many=True, help_text="Every day or month of the range.")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {
+            "from": serializers.DateField(source="start"),
+            "to": serializers.DateField(source="end"),
+            **super().get_fields(),
+        }

@@ -10,5 +10,8 @@ urlpatterns = [
     path("auth/logout-all/", views.LogoutAllView.as_view(), name="auth-logout-all"),
     path("auth/password/", views.PasswordChangeView.as_view(), name="auth-password"),
     path("auth/me/", views.MeView.as_view(), name="auth-me"),
+    path("keys/", views.ApiKeyListView.as_view(), name="key-list"),
+    path("keys/<uuid:pk>/", views.ApiKeyDetailView.as_view(), name="key-detail"),
+    path("usage/", views.UsageView.as_view(), name="usage"),
     path("users/", views.UserListView.as_view(), name="user-list"),
 ]

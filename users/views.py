@@ -17,10 +17,13 @@ from api.openapi import (
     ErrorResponse401TokenSerializer,
     ErrorResponse503Serializer,
 )
-from users import selectors, services
-from users.authentication import authenticated_user
-from users.models import User
+from users import keys, selectors, services
+from users.authentication import KEY_OR_JWT, authenticated_user
+from users.models import ApiKey, User
 from users.serializers import (
+    ApiKeyCreatedSerializer,
+    ApiKeyCreateInputSerializer,
+    ApiKeySerializer,
     LoginInputSerializer,
     LoginOutputSerializer,
     PasswordChangeInputSerializer,
@@ -28,6 +31,8 @@ from users.serializers import (
     RegisterInputSerializer,
     RegisterOutputSerializer,
     TokenPairSerializer,
+    UsageQuerySerializer,
+    UsageReportSerializer,
     UserSerializer,
 )
 from users.throttling import (
@@ -67,8 +72,8 @@ class TokenResponse(Response):
     section 5.1): a browser's or a proxy's copy of a token pair would outlive
     a log-out."""
 
-    def __init__(self, data: Any) -> None:
-        super().__init__(data)
+    def __init__(self, data: Any, status: int = status.HTTP_200_OK) -> None:
+        super().__init__(data, status=status)
         # Cache-Control: no-store (with no-cache, must-revalidate, private), Expires now.
         add_never_cache_headers(self)
 
@@ -243,3 +248,85 @@ class UserListView(generics.ListAPIView[User]):
 
     def get_queryset(self) -> QuerySet[User]:
         return selectors.user_list()
+
+
+@extend_schema(tags=["keys"])
+@extend_validation_errors(["expires_in_the_past"], field_name="expires_at", methods=["post"])
+class ApiKeyListView(generics.ListAPIView[ApiKey]):
+    """Your API keys (not revoked), newest first; the keys themselves are never
+    shown again, only their prefix.
+
+    POST creates one: the response holds the key, this once. Send it as
+    `Authorization: Bearer <key>` to chat, read the balance, history, ledger
+    and usage. Managing keys takes a log-in's access token: a key gets 401.
+    """
+
+    serializer_class = ApiKeySerializer
+
+    def get_queryset(self) -> QuerySet[ApiKey]:
+        return selectors.api_key_list(user=authenticated_user(self.request))
+
+    @extend_schema(summary="List API keys")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Create an API key",
+        request=ApiKeyCreateInputSerializer,
+        responses={201: ApiKeyCreatedSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = ApiKeyCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        new = keys.key_create(user=authenticated_user(request), **serializer.validated_data)
+        output = ApiKeyCreatedSerializer(new.key, context={"secret": new.secret})
+        return TokenResponse(output.data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["keys"])
+class ApiKeyDetailView(generics.RetrieveDestroyAPIView[ApiKey]):
+    """One of your API keys. Deleting revokes it: the next request that sends
+    it gets 401. Its charges stay in the ledger."""
+
+    serializer_class = ApiKeySerializer
+
+    def get_queryset(self) -> QuerySet[ApiKey]:
+        return selectors.api_key_list(user=authenticated_user(self.request))
+
+    @extend_schema(summary="Get an API key")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(summary="Revoke an API key", responses={204: None})
+    def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().delete(request, *args, **kwargs)
+
+    def perform_destroy(self, instance: ApiKey) -> None:
+        keys.key_revoke(key=instance)
+
+
+@extend_validation_errors(
+    ["invalid", "after_to", "range_too_long"], field_name="from", methods=["get"]
+)
+@extend_validation_errors(["invalid"], field_name="to", methods=["get"])
+@extend_validation_errors(["invalid_choice"], field_name="group", methods=["get"])
+class UsageView(APIView):
+    """What your chats cost, per UTC day or calendar month: tokens charged,
+    refunded and net, and how many chats, from the ledger. `from` and `to`
+    are dates, both included (at most 366 days by day, 120 months by month);
+    every period of the range is listed, empty ones too. An API key sees the
+    whole account's usage."""
+
+    authentication_classes = KEY_OR_JWT
+
+    @extend_schema(
+        tags=["chat"],
+        summary="Usage report",
+        parameters=[UsageQuerySerializer],
+        responses={200: UsageReportSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        query = UsageQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        report = selectors.usage_report(user=authenticated_user(request), **query.validated_data)
+        return Response(UsageReportSerializer(report).data)

@@ -98,6 +98,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "auth", "description": "Register, log in, refresh and log out."},
         {"name": "chat", "description": "Send messages; read the balance, history and ledger."},
         {"name": "conversations", "description": "The conversations exchanges belong to."},
+        {"name": "keys", "description": "API keys for integrators (managed with a log-in)."},
         {"name": "users", "description": "Staff only."},
         {"name": "health", "description": "Readiness, for load balancers."},
     ],

@@ -9,9 +9,17 @@ from config.settings.environment import env, refuse_to_start
 # --- Tokens -----------------------------------------------------------------
 
 SIGNUP_TOKENS = env.int("SIGNUP_TOKENS", default=4000)
+# Each active account topped up to this once per calendar month by
+# `manage.py grant_monthly_allowances` (schedule it daily); 0: no allowance.
+MONTHLY_ALLOWANCE = env.int("MONTHLY_ALLOWANCE", default=0)
 CHAT_MESSAGE_COST = env.int("CHAT_MESSAGE_COST", default=100)
 MAX_MESSAGE_CHARS = env.int("MAX_MESSAGE_CHARS", default=4000)
-for _name, _minimum in (("SIGNUP_TOKENS", 0), ("CHAT_MESSAGE_COST", 1), ("MAX_MESSAGE_CHARS", 1)):
+for _name, _minimum in (
+    ("SIGNUP_TOKENS", 0),
+    ("MONTHLY_ALLOWANCE", 0),
+    ("CHAT_MESSAGE_COST", 1),
+    ("MAX_MESSAGE_CHARS", 1),
+):
     if globals()[_name] < _minimum:
         refuse_to_start(f"{_name} must be at least {_minimum}.")
 

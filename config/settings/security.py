@@ -89,7 +89,7 @@ CORS_ALLOW_HEADERS = (
     "idempotency-key",
     "x-request-id",
 )
-CORS_EXPOSE_HEADERS = ("Retry-After", "Idempotent-Replayed", "X-Request-ID")
+CORS_EXPOSE_HEADERS = ("Retry-After", "Idempotent-Replayed", "X-Request-ID", "X-Tokens-Remaining")
 CORS_ALLOW_CREDENTIALS = False
 
 # --- Passwords --------------------------------------------------------------

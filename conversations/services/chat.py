@@ -157,7 +157,10 @@ def chat_reserve(
             )
         try:
             charge = ledger_record(
-                user_id=user.pk, amount=-cost, kind=TokenTransaction.Kind.CHAT_CHARGE
+                user_id=user.pk,
+                amount=-cost,
+                kind=TokenTransaction.Kind.CHAT_CHARGE,
+                api_key=user.api_key,
             )
         except InsufficientTokens:
             metrics.CHATS.labels("insufficient_tokens").inc()

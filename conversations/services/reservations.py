@@ -155,6 +155,7 @@ def reservation_refund(*, exchange: Exchange, reason: str) -> bool:
             amount=exchange.tokens_charged,
             kind=TokenTransaction.Kind.REFUND,
             note=reason,
+            refund_of=exchange.charge_id,
         )
         if not Exchange.objects.filter(conversation_id=exchange.conversation_id).exists():
             Conversation.objects.filter(pk=exchange.conversation_id).delete()
@@ -195,7 +196,7 @@ def reservation_cutoff() -> datetime:
 
 
 # What reservation_refund reads of an exchange.
-REFUND_FIELDS = ("id", "user_id", "conversation_id", "tokens_charged")
+REFUND_FIELDS = ("id", "user_id", "conversation_id", "tokens_charged", "charge_id")
 
 
 class _ReservationLost(Exception):

@@ -43,6 +43,11 @@ ERRORS = {
     ("delete", "/api/v1/conversations/{id}/"): {"401", "404"},
     ("get", "/api/v1/chats/"): {"400", "401", "404"},
     ("get", "/api/v1/transactions/"): {"401", "404"},
+    ("get", "/api/v1/keys/"): {"401", "404"},
+    ("post", "/api/v1/keys/"): {"400", "401"},
+    ("get", "/api/v1/keys/{id}/"): {"401", "404"},
+    ("delete", "/api/v1/keys/{id}/"): {"401", "404"},
+    ("get", "/api/v1/usage/"): {"400", "401"},
     ("get", "/readyz/"): {"503"},
 }
 
@@ -202,6 +207,31 @@ def test_authenticated_operations_use_the_bearer_scheme(generated):
                 assert "401" in operation["responses"], f"{method} {path}"
 
 
+# What an API key may call; everything else takes a log-in's access token.
+KEY_OPERATIONS = {
+    ("post", "/api/v1/chat/"),
+    ("get", "/api/v1/balance/"),
+    ("get", "/api/v1/conversations/"),
+    ("get", "/api/v1/conversations/{id}/"),
+    ("delete", "/api/v1/conversations/{id}/"),
+    ("get", "/api/v1/chats/"),
+    ("get", "/api/v1/transactions/"),
+    ("get", "/api/v1/usage/"),
+}
+
+
+def test_the_operations_an_api_key_may_call_say_so(generated):
+    schema = yaml.safe_load(generated)
+
+    assert schema["components"]["securitySchemes"]["apiKeyAuth"]["scheme"] == "bearer"
+    with_keys = {
+        (method, path)
+        for (method, path), operation in operations(schema).items()
+        if {"apiKeyAuth": []} in operation.get("security", [])
+    }
+    assert with_keys == KEY_OPERATIONS
+
+
 def test_chat_documents_the_402(generated):
     schema = yaml.safe_load(generated)
 
@@ -224,6 +254,8 @@ def test_the_message_limit_and_its_error_are_documented(generated):
         ("V1AuthRegisterCreatePasswordErrorComponent", {"password_too_short"}),
         ("V1AuthPasswordCreateOldPasswordErrorComponent", {"wrong_password"}),
         ("V1AuthPasswordCreateNewPasswordErrorComponent", {"password_too_common"}),
+        ("V1KeysCreateExpiresAtErrorComponent", {"expires_in_the_past"}),
+        ("V1UsageRetrieveFromErrorComponent", {"after_to", "range_too_long"}),
     ],
 )
 def test_codes_raised_outside_the_fields_are_documented(generated, component, codes):
@@ -245,6 +277,7 @@ def test_lists_give_bare_cursors_and_take_them(generated):
         "/api/v1/conversations/",
         "/api/v1/chats/",
         "/api/v1/transactions/",
+        "/api/v1/keys/",
         "/api/v1/users/",
     }
     for path, operation in lists:

@@ -288,7 +288,7 @@ def test_conversations_list_most_recently_active_first(auth_client):
     assert set(body) == {"next", "previous", "next_cursor", "previous_cursor", "results"}
     assert [c["id"] for c in body["results"]] == [old, new]
     assert body["results"][0]["title"] == "old"
-    assert set(body["results"][0]) == {"id", "title", "created_at", "updated_at"}
+    assert set(body["results"][0]) == {"id", "title", "total_cost", "created_at", "updated_at"}
 
 
 def test_conversations_of_others_are_invisible(auth_client):
@@ -475,3 +475,64 @@ def test_a_bad_cursor_is_a_json_404(auth_client, cursor):
 
     assert response.status_code == HTTPStatus.NOT_FOUND
     assert error_codes(response) == [(None, "not_found")]
+
+
+# --- Costs and the remaining balance --------------------------------------------
+
+
+def test_each_conversation_shows_what_its_exchanges_cost(auth_client, user):
+    first = chat(auth_client, "one").json()["conversation"]
+    chat(auth_client, "two", conversation=first)
+    second = chat(auth_client, "other").json()["conversation"]
+    empty = ConversationFactory(user=user)
+
+    listed = {
+        c["id"]: c["total_cost"]
+        for c in auth_client.get(reverse("conversation-list")).json()["results"]
+    }
+    detail = auth_client.get(reverse("conversation-detail", args=[first])).json()
+
+    assert listed == {first: 200, second: 100, str(empty.pk): 0}
+    assert detail["total_cost"] == 200
+
+
+def test_a_refunded_chat_costs_its_conversation_nothing(auth_client, user, openai_provider):
+    conversation = chat(auth_client, "kept").json()["conversation"]
+    openai_provider.behaviour.fail_status = 500
+    # The 502 is reported as a server error; the client should answer it.
+    auth_client.raise_request_exception = False
+
+    assert (
+        chat(auth_client, "fails", conversation=conversation).status_code == HTTPStatus.BAD_GATEWAY
+    )
+
+    detail = auth_client.get(reverse("conversation-detail", args=[conversation])).json()
+    assert detail["total_cost"] == 100
+
+
+def test_chat_and_balance_carry_the_remaining_tokens(auth_client):
+    response = chat(auth_client, "Hello")
+    balance = auth_client.get(reverse("balance"))
+
+    assert response["X-Tokens-Remaining"] == "3900"
+    assert response.json()["remaining_tokens"] == 3900
+    assert balance["X-Tokens-Remaining"] == "3900"
+
+
+def test_a_streamed_chat_carries_the_balance_after_its_charge(auth_client):
+    response = chat(auth_client, "Hello", stream=True)
+
+    assert response.status_code == HTTPStatus.OK
+    assert response["X-Tokens-Remaining"] == "3900"
+
+
+def test_a_replayed_chat_carries_the_balance_now(auth_client):
+    headers = {"Idempotency-Key": "k-1"}
+    auth_client.post(CHAT_URL, {"message": "a"}, format="json", headers=headers)
+    chat(auth_client, "another")
+
+    replay = auth_client.post(CHAT_URL, {"message": "a"}, format="json", headers=headers)
+
+    assert replay["Idempotent-Replayed"] == "true"
+    assert replay.json()["remaining_tokens"] == 3900
+    assert replay["X-Tokens-Remaining"] == "3800"

@@ -8,8 +8,9 @@ run they are given their standard names, which schemathesis reads: every
 event of every streamed chat is checked against `ChatStreamEvent`, and its
 data against the named payload schema (`ChatOutput` for `done`, …).
 
-Every operation that requires a bearer token gets one for an account of its
-own, registered and logged in on first use: an operation that ends sessions
+Every collection of operations that requires a bearer token (`/keys/` and
+`/keys/{id}/` are one) gets one for an account of its own, registered and
+logged in on first use: an operation that ends sessions
 (log out everywhere, say) then ends only its own account's, and is logged in
 again after a 401, instead of turning every other operation's requests into
 401s that would hide their bugs. The accounts are staff, so the staff-only
@@ -21,6 +22,7 @@ API). Nothing here names an operation: whatever schema.yml declares with
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -40,10 +42,19 @@ def _needs_token(case: Case) -> bool:
     return any(requirement for requirement in security)
 
 
+def _takes_a_key(case: Case) -> bool:
+    security = case.operation.definition.raw.get("security") or []
+    return any("apiKeyAuth" in requirement for requirement in security)
+
+
 def _account(case: Case, context: AuthContext) -> str:
     if not _needs_token(case):
         return "public"
-    return "fuzz-" + hashlib.sha256(case.operation.label.encode()).hexdigest()[:16]
+    # One account per collection (`/keys/` and `/keys/{id}/` share one), so
+    # what one operation creates, the others on it can find: the stateful
+    # phase follows POST /keys/ to DELETE /keys/{id}/.
+    collection = re.sub(r"\{[^}]*\}/?$", "", case.operation.path)
+    return "fuzz-" + hashlib.sha256(collection.encode()).hexdigest()[:16]
 
 
 @schemathesis.auth(cache_by_key=_account, retry_on=[401])
@@ -63,7 +74,17 @@ class OperationAccount:
         )
         login = requests.post(f"{url}/api/v1/auth/login/", json=body, timeout=60)
         login.raise_for_status()
-        return login.json()["access"]
+        access = login.json()["access"]
+        if not _takes_a_key(case):
+            return access
+        key = requests.post(
+            f"{url}/api/v1/keys/",
+            json={"name": "fuzz"},
+            headers={"Authorization": f"Bearer {access}"},
+            timeout=60,
+        )
+        key.raise_for_status()
+        return key.json()["key"]
 
     def set(self, case: Case, data: Any, context: AuthContext) -> None:
         if data is not None:
@@ -128,6 +149,11 @@ CROSS_REQUEST_CODES = {
     ("new_password", "password_too_common"),
     ("new_password", "password_too_similar"),
     ("old_password", "wrong_password"),
+    # Depends on the clock: a date-time the schema cannot call past.
+    ("expires_at", "expires_in_the_past"),
+    # The usage report's range: `from` after `to`, or too long (two fields).
+    ("from", "after_to"),
+    ("from", "range_too_long"),
 }
 
 

@@ -6,10 +6,13 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from tests.assertions import assert_ledger_matches_balance
 from tests.factories import ConversationFactory, ExchangeFactory, UserFactory
-from users.models import TokenTransaction, User
+from users.allowances import allowances_grant
+from users.keys import key_create
+from users.models import ApiKey, MonthlyAllowance, TokenTransaction, User
 
 pytestmark = pytest.mark.django_db
 
@@ -281,3 +284,52 @@ def test_adding_a_name_taken_in_another_case_is_a_form_error(admin_client):
     assert response.status_code == HTTPStatus.OK
     assert "username" in response.context["adminform"].form.errors
     assert not User.objects.filter(username="ÉLODIE").exists()
+
+
+# --- API keys and allowances --------------------------------------------------
+
+
+def test_staff_revoke_api_keys_and_the_key_stops_working_at_once(admin_client, edward):
+    secret = key_create(user=edward, name="leaked").secret
+    key = ApiKey.objects.get()
+    listed = admin_client.get(reverse("admin:users_apikey_changelist"))
+    assert listed.status_code == HTTPStatus.OK
+    assert "leaked" in listed.content.decode()
+    assert secret not in listed.content.decode()
+
+    response = admin_client.post(
+        reverse("admin:users_apikey_changelist"),
+        {"action": "revoke", "_selected_action": [str(key.pk)]},
+        follow=True,
+    )
+
+    assert messages_of(response) == ["Revoked 1 API keys."]
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+    balance = APIClient().get(reverse("balance"), HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert balance.status_code == HTTPStatus.UNAUTHORIZED
+
+
+def test_api_keys_and_allowances_cannot_be_added_or_edited_in_the_admin(admin_client, edward):
+    key = key_create(user=edward, name="k").key
+    allowances_grant(allowance=5000)
+    allowance = MonthlyAllowance.objects.get(user=edward)
+
+    change = admin_client.post(
+        reverse("admin:users_apikey_change", args=[key.pk]), {"daily_cap": "1"}
+    )
+    allowance_change = admin_client.post(
+        reverse("admin:users_monthlyallowance_change", args=[allowance.pk]), {"amount": "9"}
+    )
+
+    assert admin_client.get(reverse("admin:users_apikey_add")).status_code == HTTPStatus.FORBIDDEN
+    add_allowance = admin_client.get(reverse("admin:users_monthlyallowance_add"))
+    assert add_allowance.status_code == HTTPStatus.FORBIDDEN
+    assert allowance_change.status_code == HTTPStatus.FORBIDDEN
+    assert change.status_code in {HTTPStatus.OK, HTTPStatus.FOUND}
+    key.refresh_from_db()
+    allowance.refresh_from_db()
+    assert key.daily_cap is None
+    assert allowance.amount == 1000
+    listed = admin_client.get(reverse("admin:users_monthlyallowance_changelist"))
+    assert listed.status_code == HTTPStatus.OK

@@ -1,11 +1,14 @@
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.db.models import Model
+from django.utils import timezone
 
 from tests.factories import UserFactory
-from users.models import User
-from users.selectors import user_get_by_id
+from users.keys import key_create
+from users.models import ApiKey, User
+from users.selectors import api_key_get_by_lookup, user_get_by_id
 
 pytestmark = pytest.mark.django_db
 
@@ -31,3 +34,29 @@ def test_user_get_by_id_returns_what_the_orm_returns():
 
 def test_user_get_by_id_of_an_unknown_id_is_none():
     assert user_get_by_id(uuid.uuid4()) is None
+
+
+def test_api_key_get_by_lookup_returns_what_the_orm_returns():
+    user = UserFactory(is_staff=True)
+    created = key_create(
+        user=user, name="k", daily_cap=5, expires_at=timezone.now() + timedelta(days=1)
+    ).key
+    ApiKey.objects.filter(pk=created.pk).update(
+        spent_day=timezone.now().date(), spent_today=3, last_used_at=timezone.now()
+    )
+
+    fetched = api_key_get_by_lookup(created.lookup)
+
+    expected = ApiKey.objects.select_related("user").get(pk=created.pk)
+    assert fetched is not None
+    for got, want in ((fetched, expected), (fetched.user, expected.user)):
+        assert field_values(got) == field_values(want)
+        assert {k: type(v) for k, v in field_values(got).items()} == {
+            k: type(v) for k, v in field_values(want).items()
+        }
+        assert got._state.adding is False
+    assert fetched.user_id == user.pk
+
+
+def test_api_key_get_by_lookup_of_an_unknown_lookup_is_none():
+    assert api_key_get_by_lookup("nosuchlookup") is None
