@@ -26,6 +26,29 @@ async def _serving() -> None:
     lifespan.serving()
 
 
+def post_scope(path: str, content: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    """The ASGI scope of a JSON POST to `path`, as a server would make it."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(content)).encode()),
+            (b"host", b"testserver"),
+            *((name.lower().encode(), value.encode()) for name, value in headers.items()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+
+
 class ASGIStream:
     def __init__(
         self, path: str, body: dict[str, Any], headers: dict[str, str], serving: bool = False
@@ -38,24 +61,7 @@ class ASGIStream:
         if serving:
             # The server's loop (api.lifespan): database steps go to the pool.
             self._run(_serving())
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(content)).encode()),
-                *((name.lower().encode(), value.encode()) for name, value in headers.items()),
-            ],
-            "client": ("127.0.0.1", 50000),
-            "server": ("testserver", 80),
-        }
+        scope = post_scope(path, content, headers)
         self.app = ApplicationCommunicator(CoroutineViewHandler(), scope)
         start = self._run(self._send(content))
         self.status_code: int = start["status"]

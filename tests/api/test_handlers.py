@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils.deprecation import MiddlewareMixin
 
 from api.handlers import CoroutineViewHandler
+from tests.asgi import post_scope
 
 CHAT_URL = reverse("chat")
 # The handler runs in its own loop and threads, outside the test transaction.
@@ -47,20 +48,7 @@ def serve(handler: CoroutineViewHandler, path: str) -> tuple[int, dict[str, str]
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"content-type", b"application/json"), (b"host", b"testserver")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+    scope = post_scope(path, b"{}", {})
     asyncio.run(handler(scope, receive, send))
     start = sent[0]
     headers = {name.decode().lower(): value.decode() for name, value in start["headers"]}
