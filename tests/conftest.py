@@ -117,3 +117,25 @@ def cache_down(settings: Any) -> None:
             "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
         }
     }
+
+
+@pytest.fixture
+def rates(settings: Any) -> Iterator[Callable[..., None]]:
+    """Set some throttle scopes' rates; the others stay unlimited. Starts from an
+    empty cache, and leaves one."""
+    cache.clear()
+
+    def set_rates(**rates: str) -> None:
+        settings.REST_FRAMEWORK = {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {
+                scope: rates.get(scope, UNLIMITED)
+                for scope in ("login_ip", "login_username", "register", "chat")
+            },
+        }
+
+    yield set_rates
+    cache.clear()
+
+
+UNLIMITED = "1000000/s"

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import redis
-from django.core.cache import cache
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -23,26 +22,7 @@ LOGIN_URL = reverse("auth-login")
 REGISTER_URL = reverse("auth-register")
 CHAT_URL = reverse("chat")
 PASSWORD_URL = reverse("auth-password")
-UNLIMITED = "1000000/s"
 REDIS_URL = "redis://127.0.0.1:6379/13"
-
-
-@pytest.fixture
-def rates(settings):
-    """Set some scopes' rates; the others stay unlimited. Starts from an empty cache."""
-    cache.clear()
-
-    def set_rates(**rates: str) -> None:
-        settings.REST_FRAMEWORK = {
-            **settings.REST_FRAMEWORK,
-            "DEFAULT_THROTTLE_RATES": {
-                scope: rates.get(scope, UNLIMITED)
-                for scope in ("login_ip", "login_username", "register", "chat")
-            },
-        }
-
-    yield set_rates
-    cache.clear()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ a message that says so, never a 500, and never checks the password."""
 from http import HTTPStatus
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -17,26 +16,7 @@ pytestmark = pytest.mark.django_db
 
 ADMIN_LOGIN_URL = reverse("admin:login")
 API_LOGIN_URL = reverse("auth-login")
-UNLIMITED = "1000000/s"
 THROTTLED_START = LOGIN_THROTTLED.split("%")[0]
-
-
-@pytest.fixture
-def rates(settings):
-    """Set some log-in rates; the others stay unlimited. Starts from an empty cache."""
-    cache.clear()
-
-    def set_rates(**rates: str) -> None:
-        settings.REST_FRAMEWORK = {
-            **settings.REST_FRAMEWORK,
-            "DEFAULT_THROTTLE_RATES": {
-                scope: rates.get(scope, UNLIMITED)
-                for scope in ("login_ip", "login_username", "register", "chat")
-            },
-        }
-
-    yield set_rates
-    cache.clear()
 
 
 @pytest.fixture
