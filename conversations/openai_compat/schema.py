@@ -10,7 +10,18 @@ from api.openapi import AutoSchema
 
 class OpenAIAutoSchema(AutoSchema):
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
+        # drf-spectacular's own: only the responses the view declares.
         bodies: dict[str, Any] = SpectacularAutoSchema._get_response_bodies(  # type: ignore[no-untyped-call]
             self, direction
         )
         return bodies
+
+    def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        operation = super().get_operation(*args, **kwargs)
+        # drf-standardized-errors adds examples of its error format to the
+        # error statuses it knows; these answer in OpenAI's.
+        for status, response in (operation or {}).get("responses", {}).items():
+            if int(status) >= 400:
+                for media in response.get("content", {}).values():
+                    media.pop("examples", None)
+        return operation

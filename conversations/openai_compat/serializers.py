@@ -33,8 +33,8 @@ class ChatCompletionMessageSerializer(serializers.Serializer):
 
 class ChatCompletionInputSerializer(serializers.Serializer):
     model = StrictCharField(max_length=255, help_text="The model `GET /v1/models` lists.")
-    messages = ChatCompletionMessageSerializer(
-        many=True,
+    messages = serializers.ListField(
+        child=ChatCompletionMessageSerializer(),
         min_length=1,
         max_length=MAX_MESSAGES,
         help_text=(
@@ -161,6 +161,21 @@ class ModelSerializer(serializers.Serializer):
 class ModelListSerializer(serializers.Serializer):
     object = serializers.ChoiceField(choices=["list"])
     data = ModelSerializer(many=True)
+
+
+class ChatCompletionChunkEventSerializer(serializers.Serializer):
+    """One event of a streamed completion: a `data:` line, no `event:` line."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # Built here because a field named "data" would hide Serializer.data.
+        data = serializers.CharField(
+            help_text=(
+                "A `chat.completion.chunk` as JSON (`id`, `object`, `created`, `model`, "
+                "`choices: [{index, delta: {role?, content?}, finish_reason}]`, and `usage` "
+                'on the last), or `{"error": {…}}` after a failure, then `[DONE]` (not JSON).'
+            )
+        )
+        return {"data": data}
 
 
 class OpenAIErrorDetailSerializer(serializers.Serializer):

@@ -12,6 +12,7 @@ from conversations.exceptions import ModelNotFound
 from conversations.openai_compat.errors import OpenAIErrors
 from conversations.openai_compat.schema import OpenAIAutoSchema
 from conversations.openai_compat.serializers import (
+    ChatCompletionChunkEventSerializer,
     ChatCompletionInputSerializer,
     ChatCompletionSerializer,
     ModelListSerializer,
@@ -33,8 +34,7 @@ KEY_ONLY = (ApiKeyAuthentication,)
 # no meaningful date for a model behind a configurable provider).
 OWNER = "chat-api"
 
-ERRORS = {
-    400: OpenApiResponse(OpenAIErrorSerializer, description="`invalid_request_error`."),
+UNAUTHORIZED = {
     401: OpenApiResponse(OpenAIErrorSerializer, description="`invalid_api_key`."),
 }
 
@@ -82,14 +82,15 @@ class ChatCompletionView(OpenAIErrors, AsyncAPIView):
         responses={
             (200, "application/json"): ChatCompletionSerializer,
             (200, MEDIA_TYPE): OpenApiResponse(
-                str,
+                ChatCompletionChunkEventSerializer,
                 description=(
                     "`stream: true`: `data: <chat.completion.chunk JSON>` lines, the last "
                     'one with `finish_reason` and `usage` (or `{"error": …}`), then '
                     "`data: [DONE]`."
                 ),
             ),
-            **ERRORS,
+            400: OpenApiResponse(OpenAIErrorSerializer, description="`invalid_request_error`."),
+            **UNAUTHORIZED,
             402: OpenApiResponse(
                 OpenAIErrorSerializer,
                 description="`insufficient_quota`: the balance or the key's spending cap.",
@@ -141,7 +142,7 @@ class ModelListView(OpenAIErrors, APIView):
         tags=["openai"],
         summary="List models (OpenAI-compatible)",
         operation_id="v1_models",
-        responses={200: ModelListSerializer, **ERRORS},
+        responses={200: ModelListSerializer, **UNAUTHORIZED},
     )
     def get(self, request: Request) -> Response:
         model = {"id": get_provider().model, "object": "model", "created": 0, "owned_by": OWNER}
