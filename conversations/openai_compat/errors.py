@@ -5,7 +5,8 @@ WWW-Authenticate, a failing dependency's 503 all stay as they are); only its
 body is rewritten, so the two APIs never disagree on what went wrong.
 """
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
@@ -51,7 +52,8 @@ def api_exception_error(error: APIException) -> dict[str, Any]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    response: Response | None = api_settings.EXCEPTION_HANDLER(exc, context)
+    handler = cast(Callable[[Exception, dict[str, Any]], Response | None], _project_handler())
+    response = handler(exc, context)
     if response is None or not isinstance(response.data, dict):
         return response
     first = (response.data.get("errors") or [{}])[0]
@@ -65,6 +67,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         param=param or None,
     )
     return response
+
+
+def _project_handler() -> object:
+    # DRF's settings resolve the dotted path; its stubs type it a str.
+    return api_settings.EXCEPTION_HANDLER
 
 
 class OpenAIErrors:

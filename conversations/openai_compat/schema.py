@@ -1,7 +1,7 @@
 """The schema of the /v1/ operations: their errors are OpenAI's, declared on
 each view, not the project's format that drf-standardized-errors adds."""
 
-from typing import Any
+from typing import Any, Literal
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 
@@ -9,12 +9,11 @@ from api.openapi import AutoSchema
 
 
 class OpenAIAutoSchema(AutoSchema):
-    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
+    def _get_response_bodies(
+        self, direction: Literal["request", "response"] = "response"
+    ) -> dict[str, Any]:
         # drf-spectacular's own: only the responses the view declares.
-        bodies: dict[str, Any] = SpectacularAutoSchema._get_response_bodies(  # type: ignore[no-untyped-call]
-            self, direction
-        )
-        return bodies
+        return SpectacularAutoSchema._get_response_bodies(self, direction)
 
     def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
         operation = super().get_operation(*args, **kwargs)

@@ -160,7 +160,10 @@ class ModelSerializer(serializers.Serializer):
 
 class ModelListSerializer(serializers.Serializer):
     object = serializers.ChoiceField(choices=["list"])
-    data = ModelSerializer(many=True)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # Built here because a field named "data" would hide Serializer.data.
+        return {**super().get_fields(), "data": ModelSerializer(many=True)}
 
 
 class ChatCompletionChunkEventSerializer(serializers.Serializer):

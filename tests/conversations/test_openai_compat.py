@@ -28,22 +28,22 @@ MODELS_URL = "/v1/models"
 COST = 100  # CHAT_MESSAGE_COST
 
 
-def key_client(user: User, **options: object):  # type: ignore[no-untyped-def]
+def key_client(user: User, **options: object):
     return bearer(key_create(user=user, name="sdk", **options).secret)  # type: ignore[arg-type]
 
 
-def charges(user: User):  # type: ignore[no-untyped-def]
+def charges(user: User):
     """The user's chat charges and refunds (not the sign-up grant)."""
     kinds = [TokenTransaction.Kind.CHAT_CHARGE, TokenTransaction.Kind.REFUND]
     return user.token_transactions.filter(kind__in=kinds)
 
 
-def ask(client, content="Hello", model="echo", **extra):  # type: ignore[no-untyped-def]
+def ask(client, content="Hello", model="echo", **extra):
     body = {"model": model, "messages": [{"role": "user", "content": content}], **extra}
     return client.post(COMPLETIONS_URL, body, format="json")
 
 
-def read(response) -> str:  # type: ignore[no-untyped-def]
+def read(response) -> str:
     async def chunks() -> bytes:
         return b"".join([chunk async for chunk in response.streaming_content])
 

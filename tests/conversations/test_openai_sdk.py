@@ -8,6 +8,7 @@ from typing import Any
 
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from tests.factories import DEFAULT_PASSWORD
 from tests.fake_openai import SERVED_MODEL, Behaviour, FakeOpenAI
@@ -16,7 +17,7 @@ from tests.server import LiveServer, live_server
 
 MODEL = "m"  # AI_MODEL: the one model served
 COST = 100  # CHAT_MESSAGE_COST
-HELLO = [{"role": "user", "content": "Hello there"}]
+HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hello there"}]
 
 
 @pytest.fixture(scope="module")
@@ -72,16 +73,15 @@ def ledger(server: LiveServer, username: str) -> tuple[int, list[tuple[str, int]
         " ON u.id = t.user_id WHERE u.username = %s ORDER BY t.id",
         (username,),
     )
-    assert sum(int(amount) for _, amount in rows) == tokens  # type: ignore[call-overload]
-    return int(tokens), [
-        (str(kind), int(amount)) for kind, amount in rows if kind != "signup_grant"
-    ]  # type: ignore[call-overload]
+    chat_rows = [(str(kind), int(str(amount))) for kind, amount in rows if kind != "signup_grant"]
+    assert sum(int(str(amount)) for _, amount in rows) == tokens
+    return int(str(tokens)), chat_rows
 
 
 def test_a_completion_with_the_sync_client(server: LiveServer) -> None:
     key = new_key(server, "sdk-sync")
 
-    completion = client(server, key).chat.completions.create(model=MODEL, messages=HELLO)  # type: ignore[arg-type]
+    completion = client(server, key).chat.completions.create(model=MODEL, messages=HELLO)
 
     assert completion.object == "chat.completion"
     assert completion.id.startswith("chatcmpl-")
@@ -103,7 +103,7 @@ def test_a_streamed_completion_with_the_sync_client(server: LiveServer) -> None:
 
     with client(server, key).chat.completions.create(
         model=MODEL,
-        messages=HELLO,  # type: ignore[arg-type]
+        messages=HELLO,
         stream=True,
     ) as stream:
         chunks = list(stream)
@@ -121,10 +121,10 @@ def test_the_async_client_streamed_and_not(server: LiveServer) -> None:
 
     async def run() -> tuple[str | None, str]:
         async with async_client(server, key) as sdk:
-            completion = await sdk.chat.completions.create(model=MODEL, messages=HELLO)  # type: ignore[arg-type]
+            completion = await sdk.chat.completions.create(model=MODEL, messages=HELLO)
             stream = await sdk.chat.completions.create(
                 model=MODEL,
-                messages=HELLO,  # type: ignore[arg-type]
+                messages=HELLO,
                 stream=True,
             )
             pieces = [chunk.choices[0].delta.content or "" async for chunk in stream]
@@ -144,7 +144,7 @@ def test_a_bad_key_is_an_authentication_error(server: LiveServer) -> None:
     with pytest.raises(openai.AuthenticationError) as raised:
         client(server, "chatkey_" + "x" * 50).chat.completions.create(
             model=MODEL,
-            messages=HELLO,  # type: ignore[arg-type]
+            messages=HELLO,
         )
 
     assert raised.value.status_code == 401
@@ -155,7 +155,7 @@ def test_a_model_not_served_is_not_found(server: LiveServer) -> None:
     key = new_key(server, "sdk-model")
 
     with pytest.raises(openai.NotFoundError) as raised:
-        client(server, key).chat.completions.create(model="gpt-4o", messages=HELLO)  # type: ignore[arg-type]
+        client(server, key).chat.completions.create(model="gpt-4o", messages=HELLO)
 
     assert raised.value.code == "model_not_found"
     assert ledger(server, "sdk-model")[1] == []
@@ -163,10 +163,10 @@ def test_a_model_not_served_is_not_found(server: LiveServer) -> None:
 
 def test_a_spent_cap_is_a_402_insufficient_quota(server: LiveServer) -> None:
     sdk = client(server, new_key(server, "sdk-capped", daily_cap=COST))
-    sdk.chat.completions.create(model=MODEL, messages=HELLO)  # type: ignore[arg-type]
+    sdk.chat.completions.create(model=MODEL, messages=HELLO)
 
     with pytest.raises(openai.APIStatusError) as raised:
-        sdk.chat.completions.create(model=MODEL, messages=HELLO)  # type: ignore[arg-type]
+        sdk.chat.completions.create(model=MODEL, messages=HELLO)
 
     assert raised.value.status_code == 402
     assert raised.value.code == "insufficient_quota"
@@ -177,10 +177,10 @@ def test_a_spent_cap_is_a_402_insufficient_quota(server: LiveServer) -> None:
 def test_past_the_rate_limit_is_a_rate_limit_error(server: LiveServer) -> None:
     sdk = client(server, new_key(server, "sdk-hurried"))
     for _ in range(3):
-        sdk.chat.completions.create(model=MODEL, messages=HELLO)  # type: ignore[arg-type]
+        sdk.chat.completions.create(model=MODEL, messages=HELLO)
 
     with pytest.raises(openai.RateLimitError) as raised:
-        sdk.chat.completions.create(model=MODEL, messages=HELLO)  # type: ignore[arg-type]
+        sdk.chat.completions.create(model=MODEL, messages=HELLO)
 
     assert int(raised.value.response.headers["Retry-After"]) > 0
     assert raised.value.code == "rate_limit_exceeded"
@@ -192,7 +192,7 @@ def test_a_provider_failure_is_a_502_and_refunded(server: LiveServer, provider: 
     sdk = client(server, new_key(server, "sdk-failed"))
 
     with pytest.raises(openai.InternalServerError) as raised:
-        sdk.chat.completions.create(model=MODEL, messages=HELLO)  # type: ignore[arg-type]
+        sdk.chat.completions.create(model=MODEL, messages=HELLO)
 
     assert raised.value.status_code == 502
     assert raised.value.code == "provider_error"
@@ -206,7 +206,7 @@ def test_a_provider_failure_mid_stream_is_an_api_error_and_refunded(
     sdk = client(server, new_key(server, "sdk-cut"))
 
     with pytest.raises(openai.APIError) as raised:  # noqa: PT012 (the error comes mid-stream)
-        stream = sdk.chat.completions.create(model=MODEL, messages=HELLO, stream=True)  # type: ignore[arg-type]
+        stream = sdk.chat.completions.create(model=MODEL, messages=HELLO, stream=True)
         for _ in stream:
             pass
 
