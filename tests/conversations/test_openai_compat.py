@@ -14,6 +14,8 @@ from django.urls import reverse
 from conversations.exceptions import MODEL_NOT_FOUND
 from conversations.models import Conversation, Exchange
 from conversations.openai_compat.serializers import LAST_MESSAGE_NOT_USER
+from conversations.providers import get_provider
+from tests.asgi import ASGIStream
 from tests.assertions import assert_ledger_matches_balance
 from tests.factories import ConversationFactory, ExchangeFactory
 from tests.fake_openai import Behaviour
@@ -303,3 +305,44 @@ def test_our_own_api_keeps_its_error_format(user):
     response = key_client(user).post(reverse("chat"), {"message": "a"}, format="json")
 
     assert response.json()["errors"][0]["code"] == "insufficient_tokens"
+
+
+# --- Clients that leave a stream (the chat's own settlement) ---------------
+
+
+@pytest.fixture
+def slow_model(openai_provider, settings):  # type: ignore[no-untyped-def]
+    settings.AI_TIMEOUT_SECONDS = 60
+    get_provider.cache_clear()
+    return openai_provider
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_client_that_leaves_mid_stream_pays_and_keeps_the_partial_reply(user, slow_model):
+    slow_model.behaviour.chunk_delay = 0.3
+    secret = key_create(user=user, name="sdk").secret
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "a b c d e"}]}
+    response = ASGIStream(COMPLETIONS_URL, body, {"Authorization": f"Bearer {secret}"})
+    received = b"".join(next(response) for _ in range(3))  # role, "You", " said:"
+
+    response.leave()
+
+    chunks = [
+        json.loads(line.removeprefix("data: ")) for line in received.decode().split("\n\n")[:-1]
+    ]
+    assert [c["choices"][0]["delta"].get("content") for c in chunks] == ["", "You", " said:"]
+    exchange = Exchange.objects.get()
+    assert (exchange.status, exchange.response) == (Exchange.Status.INCOMPLETE, "You said:")
+    assert sorted(charges(user).values_list("amount", flat=True)) == [-COST]
+    assert_ledger_matches_balance(user)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stream_the_server_never_sent_is_refunded(user):
+    response = ask(key_client(user), stream=True)
+
+    response.close()  # what the server does when the client left before it sent anything
+
+    assert not Exchange.objects.exists()
+    assert sorted(charges(user).values_list("amount", flat=True)) == [-COST, COST]
+    assert_ledger_matches_balance(user)
