@@ -6,7 +6,7 @@ from django.conf import settings
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
-from api.fields import StrictBooleanField, StrictCharField
+from api.fields import StrictBooleanField, StrictCharField, StrictFloatField, StrictIntegerField
 from conversations.providers import Message
 from conversations.services.reservations import ChatResult
 
@@ -45,13 +45,13 @@ class ChatCompletionInputSerializer(serializers.Serializer):
     stream = StrictBooleanField(
         required=False, default=False, help_text="`true`: `chat.completion.chunk` events."
     )
-    max_tokens = serializers.IntegerField(
+    max_tokens = StrictIntegerField(
         required=False,
         allow_null=True,
         min_value=1,
         help_text="Accepted and checked; not passed on (a chat costs CHAT_MESSAGE_COST).",
     )
-    temperature = serializers.FloatField(
+    temperature = StrictFloatField(
         required=False,
         allow_null=True,
         min_value=0,

@@ -211,6 +211,14 @@ def test_a_model_it_does_not_serve_is_404_model_not_found(user):
             {"model": "echo", "messages": [{"role": "user", "content": "x"}], "max_tokens": 0},
             "max_tokens",
         ),
+        (
+            {"model": "echo", "messages": [{"role": "user", "content": "x"}], "temperature": False},
+            "temperature",
+        ),
+        (
+            {"model": "echo", "messages": [{"role": "user", "content": "x"}], "max_tokens": "5"},
+            "max_tokens",
+        ),
     ],
 )
 def test_bad_input_is_400_invalid_request_error_and_charges_nothing(user, body, param):
@@ -230,7 +238,7 @@ def test_the_last_message_must_be_the_users(user):
 
 
 def test_max_tokens_temperature_and_user_are_accepted(user):
-    response = ask(key_client(user), max_tokens=5, temperature=0.2, user="customer-7")
+    response = ask(key_client(user), max_tokens=5, temperature=1, user="customer-7")
 
     assert response.status_code == HTTPStatus.OK
 
@@ -311,7 +319,7 @@ def test_our_own_api_keeps_its_error_format(user):
 
 
 @pytest.fixture
-def slow_model(openai_provider, settings):  # type: ignore[no-untyped-def]
+def slow_model(openai_provider, settings):
     settings.AI_TIMEOUT_SECONDS = 60
     get_provider.cache_clear()
     return openai_provider
