@@ -15,6 +15,8 @@ from tests.fake_openai import SERVED_MODEL, Behaviour, FakeOpenAI
 from tests.fuzz.database import query
 from tests.server import LiveServer, live_server
 
+pytestmark = pytest.mark.live_server_process
+
 MODEL = "m"  # AI_MODEL: the one model served
 COST = 100  # CHAT_MESSAGE_COST
 HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hello there"}]
