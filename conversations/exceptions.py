@@ -81,3 +81,13 @@ class ProviderTimeout(exceptions.APIException):
     status_code = 504
     default_detail = PROVIDER_TIMEOUT
     default_code = "provider_timeout"
+
+
+MODEL_NOT_FOUND = "The model does not exist here; GET /v1/models lists the one served"
+
+
+class ModelNotFound(exceptions.NotFound):
+    """The OpenAI-compatible endpoint was asked for a model it does not serve."""
+
+    default_detail = MODEL_NOT_FOUND
+    default_code = "model_not_found"

@@ -22,7 +22,7 @@ end (docs/streaming.md): serve with ASGI (`make serve`).
 import asyncio
 import json
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -49,10 +49,18 @@ MEDIA_TYPE = "text/event-stream"
 HEARTBEAT = b": keep-alive\n\n"
 
 T = TypeVar("T")
+# What a streamed chat sends: bytes to write, the reservation settled by the
+# time they run out (or the generator is closed or cancelled).
+Events = Callable[[ChatReservation], AsyncGenerator[bytes]]
 
 
-def event_stream_response(reservation: ChatReservation) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(_EventStream(reservation), content_type=MEDIA_TYPE)
+def event_stream_response(
+    reservation: ChatReservation, events: Events | None = None
+) -> StreamingHttpResponse:
+    """The reservation's chat as a stream of `events` (by default, the events
+    above; the OpenAI-compatible endpoint gives its own chunks)."""
+    stream = _EventStream(reservation, events or _events)
+    response = StreamingHttpResponse(stream, content_type=MEDIA_TYPE)
     response["Cache-Control"] = "no-cache"
     # Proxies such as nginx would otherwise hold events back to fill a buffer.
     response["X-Accel-Buffering"] = "no"
@@ -70,8 +78,9 @@ class _EventStream:
     request), when it is collected.
     """
 
-    def __init__(self, reservation: ChatReservation) -> None:
+    def __init__(self, reservation: ChatReservation, events: Events) -> None:
         self._reservation = reservation
+        self._make_events = events
         self._unsent = weakref.finalize(self, _refund_later, reservation)
 
     def __aiter__(self) -> AsyncGenerator[bytes]:
@@ -81,7 +90,7 @@ class _EventStream:
         self._unsent.detach()
         metrics.STREAMS_IN_FLIGHT.inc()
         try:
-            async with aclosing(_events(self._reservation)) as events:
+            async with aclosing(self._make_events(self._reservation)) as events:
                 async for event in events:
                     yield event
         finally:

@@ -101,6 +101,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "keys", "description": "API keys for integrators (managed with a log-in)."},
         {"name": "users", "description": "Staff only."},
         {"name": "health", "description": "Readiness, for load balancers."},
+        {"name": "openai", "description": "OpenAI-compatible: /v1/chat/completions, /v1/models."},
     ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -15,7 +15,7 @@ so no database transaction stays open while a model thinks:
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from typing import Any, TypeVar
 
@@ -58,6 +58,7 @@ async def chat_send(
     message: str,
     conversation_id: uuid.UUID | None = None,
     idempotency_key: idempotency.IdempotencyRequest | None = None,
+    context: Sequence[Message] | None = None,
 ) -> ChatResult:
     """Charge the user for one message, get the AI's reply, and keep the exchange.
 
@@ -69,9 +70,13 @@ async def chat_send(
     With an idempotency key, a request already answered gets that answer
     again (`replayed`), and a charge is committed only together with the
     stored answer, by the request that still holds the key.
+
+    `context`: see chat_reserve.
     """
     if idempotency_key is None:
-        return await _chat_run(user=user, message=message, conversation_id=conversation_id)
+        return await _chat_run(
+            user=user, message=message, conversation_id=conversation_id, context=context
+        )
     claim = await in_thread(idempotency.idempotency_claim, user=user, request=idempotency_key)
     if isinstance(claim, ChatResult):
         return claim
@@ -140,12 +145,22 @@ async def chat_stream(*, reservation: ChatReservation) -> AsyncGenerator[str | C
 
 
 def chat_reserve(
-    *, user: User, message: str, conversation_id: uuid.UUID | None = None
+    *,
+    user: User,
+    message: str,
+    conversation_id: uuid.UUID | None = None,
+    context: Sequence[Message] | None = None,
 ) -> ChatReservation:
     """Debit one message's cost and write its exchange, pending a reply.
 
+    `context`: the messages the model is sent, ending with `message`, given
+    by the caller (the OpenAI-compatible endpoint's client) instead of built
+    from the stored conversation; the chat starts a new conversation.
+
     Raises ConversationNotFound or InsufficientTokens, changing nothing.
     """
+    if context is not None and conversation_id is not None:
+        raise ValueError("A chat with its own context starts a new conversation")
     cost = settings.CHAT_MESSAGE_COST
     history: list[Exchange] = []
     new_conversation = conversation_id is None
@@ -187,19 +202,29 @@ def chat_reserve(
     )
     return ChatReservation(
         exchange=exchange,
-        messages=_messages(history, message),
+        messages=_messages(history, message) if context is None else list(context),
         remaining_tokens=charge.balance_after,
         new_conversation=new_conversation,
     )
 
 
 async def chat_open(
-    *, user: User, message: str, conversation_id: uuid.UUID | None = None
+    *,
+    user: User,
+    message: str,
+    conversation_id: uuid.UUID | None = None,
+    context: Sequence[Message] | None = None,
 ) -> ChatReservation:
     """chat_reserve, from async code. If the caller is cancelled meanwhile (the
     client left), the reservation it made is refunded before that goes on."""
     step = asyncio.ensure_future(
-        in_thread(chat_reserve, user=user, message=message, conversation_id=conversation_id)
+        in_thread(
+            chat_reserve,
+            user=user,
+            message=message,
+            conversation_id=conversation_id,
+            context=context,
+        )
     )
     try:
         return await asyncio.shield(step)
@@ -223,8 +248,11 @@ async def _chat_run(
     message: str,
     conversation_id: uuid.UUID | None,
     claim: idempotency.IdempotencyClaim | None = None,
+    context: Sequence[Message] | None = None,
 ) -> ChatResult:
-    reservation = await chat_open(user=user, message=message, conversation_id=conversation_id)
+    reservation = await chat_open(
+        user=user, message=message, conversation_id=conversation_id, context=context
+    )
     provider = get_provider()
     started = time.monotonic()
     try:

@@ -49,6 +49,8 @@ ERRORS = {
     ("delete", "/api/v1/keys/{id}/"): {"401", "404"},
     ("get", "/api/v1/usage/"): {"400", "401"},
     ("get", "/readyz/"): {"503"},
+    ("post", "/v1/chat/completions"): {"400", "401", "402", "404", "429", "502", "504"},
+    ("get", "/v1/models"): {"401"},
 }
 
 
@@ -186,6 +188,8 @@ def test_the_idempotency_key_with_a_stream_rule_is_documented(generated):
 
 
 PUBLIC = {"/api/v1/auth/register/", "/api/v1/auth/login/", "/api/v1/auth/refresh/", "/readyz/"}
+# OpenAI's clients hold an API key, never a JWT: these take a key only.
+KEY_ONLY = {"/v1/chat/completions", "/v1/models"}
 
 
 def test_authenticated_operations_use_the_bearer_scheme(generated):
@@ -202,6 +206,9 @@ def test_authenticated_operations_use_the_bearer_scheme(generated):
             security = operation.get("security", [])
             if path in public:
                 assert {"jwtAuth": []} not in security, path
+            elif path in KEY_ONLY:
+                assert security == [{"apiKeyAuth": []}], path
+                assert "401" in operation["responses"], f"{method} {path}"
             else:
                 assert {"jwtAuth": []} in security, f"{method} {path}"
                 assert "401" in operation["responses"], f"{method} {path}"
@@ -217,6 +224,8 @@ KEY_OPERATIONS = {
     ("get", "/api/v1/chats/"),
     ("get", "/api/v1/transactions/"),
     ("get", "/api/v1/usage/"),
+    ("post", "/v1/chat/completions"),
+    ("get", "/v1/models"),
 }
 
 
@@ -355,3 +364,17 @@ def test_the_event_stream_is_a_string_body_with_its_events_named(generated):
 
 def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
+
+
+def test_the_openai_operations_document_openais_error_shape(generated):
+    schema = yaml.safe_load(generated)
+    documented = operations(schema)
+
+    for key in [("post", "/v1/chat/completions"), ("get", "/v1/models")]:
+        for status, response in documented[key]["responses"].items():
+            if int(status) >= 400:
+                media = response["content"]["application/json"]
+                assert media["schema"] == {"$ref": "#/components/schemas/OpenAIError"}, status
+                assert "examples" not in media, status
+    error = schema["components"]["schemas"]["OpenAIErrorDetail"]
+    assert set(error["properties"]) == {"message", "type", "param", "code"}

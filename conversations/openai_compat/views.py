@@ -1,0 +1,149 @@
+"""`POST /v1/chat/completions` and `GET /v1/models`: thin views over the chat services."""
+
+from django.http.response import HttpResponseBase
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.asynchronous import AsyncAPIView
+from api.negotiation import EventStreamNegotiation
+from conversations.exceptions import ModelNotFound
+from conversations.openai_compat.errors import OpenAIErrors
+from conversations.openai_compat.schema import OpenAIAutoSchema
+from conversations.openai_compat.serializers import (
+    ChatCompletionChunkEventSerializer,
+    ChatCompletionInputSerializer,
+    ChatCompletionSerializer,
+    ModelListSerializer,
+    OpenAIErrorSerializer,
+    chat_completion,
+    provider_messages,
+)
+from conversations.openai_compat.streaming import chunk_stream_response
+from conversations.providers import get_provider
+from conversations.services.chat import chat_open, chat_send
+from conversations.streaming import MEDIA_TYPE
+from conversations.throttling import ChatThrottle
+from conversations.views import REMAINING_HEADER, REMAINING_PARAMETER_DESCRIPTION
+from users.authentication import ApiKeyAuthentication, authenticated_user
+
+# An API key only: OpenAI's clients hold one long-lived key, not a JWT pair.
+KEY_ONLY = (ApiKeyAuthentication,)
+# What /v1/models reports as the model's owner and creation time (there is
+# no meaningful date for a model behind a configurable provider).
+OWNER = "chat-api"
+
+UNAUTHORIZED = {
+    401: OpenApiResponse(OpenAIErrorSerializer, description="`invalid_api_key`."),
+}
+
+
+class ChatCompletionView(OpenAIErrors, AsyncAPIView):
+    """OpenAI's Create chat completion, for CHAT_MESSAGE_COST tokens per request.
+
+    Takes an API key (`Authorization: Bearer chatkey_…`). `messages` ends
+    with the user's message; the model is sent them as they are (with
+    AI_SYSTEM_PROMPT first when no system message is given), not a stored
+    conversation. Each request is charged and kept like `POST /api/v1/chat/`:
+    a new conversation with the last user message and the reply. A short
+    balance or a key's spending cap is 402 `insufficient_quota`; a provider
+    failure (502) or timeout (504) is refunded. `stream: true` answers with
+    `chat.completion.chunk` events ending with `data: [DONE]`. Errors have
+    OpenAI's shape, `{"error": {message, type, param, code}}`.
+    """
+
+    authentication_classes = KEY_ONLY
+    content_negotiation_class = EventStreamNegotiation
+    throttle_classes = (ChatThrottle,)
+    schema = OpenAIAutoSchema()
+
+    @extend_schema(
+        tags=["openai"],
+        summary="Create a chat completion (OpenAI-compatible)",
+        operation_id="v1_chat_completions",
+        request=ChatCompletionInputSerializer,
+        examples=[
+            OpenApiExample(
+                "A completion",
+                value={"model": "echo", "messages": [{"role": "user", "content": "Hello!"}]},
+                request_only=True,
+            )
+        ],
+        parameters=[
+            OpenApiParameter(
+                REMAINING_HEADER,
+                int,
+                OpenApiParameter.HEADER,
+                response=[200],
+                description=REMAINING_PARAMETER_DESCRIPTION,
+            )
+        ],
+        responses={
+            (200, "application/json"): ChatCompletionSerializer,
+            (200, MEDIA_TYPE): OpenApiResponse(
+                ChatCompletionChunkEventSerializer,
+                description=(
+                    "`stream: true`: `data: <chat.completion.chunk JSON>` lines, the last "
+                    'one with `finish_reason` and `usage` (or `{"error": …}`), then '
+                    "`data: [DONE]`."
+                ),
+            ),
+            400: OpenApiResponse(OpenAIErrorSerializer, description="`invalid_request_error`."),
+            **UNAUTHORIZED,
+            402: OpenApiResponse(
+                OpenAIErrorSerializer,
+                description="`insufficient_quota`: the balance or the key's spending cap.",
+            ),
+            404: OpenApiResponse(OpenAIErrorSerializer, description="`model_not_found`."),
+            413: OpenApiResponse(OpenAIErrorSerializer, description="The body is too large."),
+            415: OpenApiResponse(OpenAIErrorSerializer, description="Not JSON."),
+            429: OpenApiResponse(
+                OpenAIErrorSerializer, description="`rate_limit_exceeded`, with Retry-After."
+            ),
+            502: OpenApiResponse(OpenAIErrorSerializer, description="`provider_error`, refunded."),
+            503: OpenApiResponse(OpenAIErrorSerializer, description="A dependency is down."),
+            504: OpenApiResponse(
+                OpenAIErrorSerializer, description="`provider_timeout`, refunded."
+            ),
+        },
+    )
+    async def post(self, request: Request) -> HttpResponseBase:
+        serializer = ChatCompletionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        model = get_provider().model
+        if data["model"] != model:
+            raise ModelNotFound
+        user = authenticated_user(request)
+        messages = data["messages"]
+        chat = {
+            "user": user,
+            "message": messages[-1]["content"],
+            "context": provider_messages(messages),
+        }
+        if data["stream"]:
+            reservation = await chat_open(**chat)
+            stream = chunk_stream_response(reservation, model=model)
+            stream[REMAINING_HEADER] = str(reservation.remaining_tokens)
+            return stream
+        result = await chat_send(**chat)
+        return Response(chat_completion(result), headers={REMAINING_HEADER: str(user.tokens)})
+
+
+class ModelListView(OpenAIErrors, APIView):
+    """OpenAI's List models: the one model this server serves (AI_MODEL, or
+    `echo`), the `model` a chat completion must name. Takes an API key."""
+
+    authentication_classes = KEY_ONLY
+    schema = OpenAIAutoSchema()
+
+    @extend_schema(
+        tags=["openai"],
+        summary="List models (OpenAI-compatible)",
+        operation_id="v1_models",
+        responses={200: ModelListSerializer, **UNAUTHORIZED},
+    )
+    def get(self, request: Request) -> Response:
+        model = {"id": get_provider().model, "object": "model", "created": 0, "owned_by": OWNER}
+        return Response({"object": "list", "data": [model]})
