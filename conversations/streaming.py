@@ -104,9 +104,16 @@ class _EventStream:
 def _refund_later(reservation: ChatReservation) -> None:
     # Collected on the server's event loop, where the database is not to be
     # touched: the refund runs as a task of its own, kept until it is done.
-    task = asyncio.get_running_loop().create_task(
-        settle_shielded(reservation=reservation, outcome=Failed(CLIENT_LEFT))
-    )
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        # Collected outside any loop (a synchronous caller dropped the
+        # response unread): the garbage collector may run in the middle of
+        # anything, so no database step here. The reservation expires, and
+        # the sweeper refunds it.
+        logger.warning("chat.unsent_stream_left", exchange_id=str(reservation.exchange.pk))
+        return
+    task = loop.create_task(settle_shielded(reservation=reservation, outcome=Failed(CLIENT_LEFT)))
     _refunds.add(task)
     task.add_done_callback(_refunds.discard)
 

@@ -1,6 +1,7 @@
 """POST /api/v1/chat/ with "stream": true: server-sent events (conversations/streaming.py)."""
 
 import asyncio
+import gc
 import json
 import threading
 import time
@@ -10,6 +11,7 @@ from http import HTTPStatus
 import pytest
 from asgiref.sync import async_to_sync
 from django.urls import reverse
+from structlog.testing import capture_logs
 
 from api import concurrency
 from conversations.models import Conversation, Exchange
@@ -274,6 +276,22 @@ def test_a_client_that_leaves_while_the_whole_reply_waits_to_be_saved_leaves_it_
     assert not TokenTransaction.objects.filter(kind="refund").exists()
     assert_ledger_matches_balance(user)
     concurrency._threads.cache_clear()
+
+
+def test_a_stream_dropped_unread_outside_any_loop_is_left_to_the_sweeper(auth_client, user):
+    response = stream(auth_client)
+    exchange = Exchange.objects.get()
+
+    with capture_logs() as logs:
+        del response
+        gc.collect()
+
+    # No loop to refund on, and no database step from the garbage collector.
+    assert {"event": "chat.unsent_stream_left", "exchange_id": str(exchange.pk)}.items() <= (
+        next(log for log in logs if log["event"] == "chat.unsent_stream_left").items()
+    )
+    exchange.refresh_from_db()
+    assert exchange.status == Exchange.Status.PENDING
 
 
 def test_errors_before_the_stream_starts_are_json(auth_client, settings):
