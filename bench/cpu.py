@@ -47,6 +47,7 @@ def main(args: argparse.Namespace) -> None:
         **UNTHROTTLED,
     }
     run_python("manage.py", "migrate", "-v0", env=env)
+    run_python("manage.py", "createcachetable", env=env)
     tokens = work / "tokens"
     run_python("-m", "bench.seed", str(args.clients), "1000000000", str(tokens), env=env)
     with _fake_model(piece_seconds=args.piece_seconds) as model:

@@ -183,6 +183,8 @@ def bench_database(database: str, work: Path, args: argparse.Namespace) -> Datab
     work.mkdir(parents=True)
     ours_env = _ours_env(database, work)
     run_python("manage.py", "migrate", "--no-input", "-v0", env=ours_env)
+    # As `make serve`: with DEBUG off and no REDIS_URL, the cache is this table.
+    run_python("manage.py", "createcachetable", env=ours_env)
     tokens, history_tokens = work / "tokens", work / "history-tokens"
     if "wrk" in args.only:
         print("seeding (1,000,000 stored exchanges take a while)")
