@@ -39,6 +39,7 @@ from conversations.services.chat import chat_stream, settle_shielded
 from conversations.services.reservations import (
     CLIENT_LEFT,
     ChatReservation,
+    ChatResult,
     Failed,
     chat_settle,
 )
@@ -123,8 +124,38 @@ _refunds: set["asyncio.Task[Any]"] = set()
 
 async def _events(reservation: ChatReservation) -> AsyncGenerator[bytes]:
     exchange = reservation.exchange
+    opening = _event("start", {"id": exchange.id, "conversation": exchange.conversation_id})
+    async with aclosing(chat_frames(reservation, opening, _frame, _error_event)) as frames:
+        async for frame in frames:
+            yield frame
+
+
+def _frame(item: str | ChatResult) -> bytes:
+    if isinstance(item, str):
+        return _event("delta", {"text": item})
+    return _event("done", chat_output(item))
+
+
+def _error_event(error: APIException) -> bytes:
+    return _event("error", _error_body(error))
+
+
+async def chat_frames(
+    reservation: ChatReservation,
+    opening: bytes,
+    frame: Callable[[str | ChatResult], bytes],
+    error_frame: Callable[[APIException], bytes],
+) -> AsyncGenerator[bytes]:
+    """A streamed chat in any wire format: `opening`, then `frame` of each
+    piece of the reply and of its result, a heartbeat while the model is
+    silent, and `error_frame` of a failure once the stream has begun.
+
+    Closed or cancelled before `opening` went out, the reservation is
+    refunded; afterwards chat_stream settles it (a client that leaves
+    mid-reply pays for what it was sent).
+    """
     try:
-        yield _event("start", {"id": exchange.id, "conversation": exchange.conversation_id})
+        yield opening
     except BaseException:
         # Closed or cancelled before the model was asked: nothing to keep.
         await settle_shielded(reservation=reservation, outcome=Failed(CLIENT_LEFT))
@@ -134,17 +165,12 @@ async def _events(reservation: ChatReservation) -> AsyncGenerator[bytes]:
         every = settings.STREAM_HEARTBEAT_SECONDS
         async with aclosing(heartbeats(stream, every=every)) as items:
             async for item in items:
-                if item is None:
-                    yield HEARTBEAT
-                elif isinstance(item, str):
-                    yield _event("delta", {"text": item})
-                else:
-                    yield _event("done", chat_output(item))
+                yield HEARTBEAT if item is None else frame(item)
     except APIException as error:
-        yield _event("error", _error_body(error))
+        yield error_frame(error)
     except Exception:
-        logger.exception("chat.stream_failed", exchange_id=str(exchange.pk))
-        yield _event("error", _error_body(APIException()))
+        logger.exception("chat.stream_failed", exchange_id=str(reservation.exchange.pk))
+        yield error_frame(APIException())
 
 
 async def heartbeats(items: AsyncIterator[T], *, every: float) -> AsyncGenerator[T | None]:

@@ -12,21 +12,20 @@ and the same settlement when the client leaves (before the model was asked,
 refunded; mid-reply, charged and kept `incomplete`).
 """
 
+import functools
 import json
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
 import structlog
-from django.conf import settings
 from django.http import StreamingHttpResponse
 from rest_framework.exceptions import APIException
 
 from conversations.openai_compat.errors import api_exception_error
 from conversations.openai_compat.serializers import completion_id, created, usage
-from conversations.services.chat import chat_stream, settle_shielded
-from conversations.services.reservations import CLIENT_LEFT, ChatReservation, ChatResult, Failed
-from conversations.streaming import HEARTBEAT, event_stream_response, heartbeats
+from conversations.services.reservations import ChatReservation, ChatResult
+from conversations.streaming import chat_frames, event_stream_response
 
 logger = structlog.get_logger(__name__)
 
@@ -34,12 +33,7 @@ DONE = b"data: [DONE]\n\n"
 
 
 def chunk_stream_response(reservation: ChatReservation, *, model: str) -> StreamingHttpResponse:
-    async def events(reservation: ChatReservation) -> AsyncGenerator[bytes]:
-        async with aclosing(_chunks(reservation, model=model)) as chunks:
-            async for chunk in chunks:
-                yield chunk
-
-    return event_stream_response(reservation, events)
+    return event_stream_response(reservation, functools.partial(_chunks, model=model))
 
 
 async def _chunks(reservation: ChatReservation, *, model: str) -> AsyncGenerator[bytes]:
@@ -50,29 +44,20 @@ async def _chunks(reservation: ChatReservation, *, model: str) -> AsyncGenerator
         "created": created(pending),
         "model": model,
     }
-    try:
-        yield _data(_chunk(base, {"role": "assistant", "content": ""}))
-    except BaseException:
-        # Closed or cancelled before the model was asked: nothing to keep.
-        await settle_shielded(reservation=reservation, outcome=Failed(CLIENT_LEFT))
-        raise
-    try:
-        stream = chat_stream(reservation=reservation)
-        every = settings.STREAM_HEARTBEAT_SECONDS
-        async with aclosing(heartbeats(stream, every=every)) as items:
-            async for item in items:
-                if item is None:
-                    yield HEARTBEAT
-                elif isinstance(item, str):
-                    yield _data(_chunk(base, {"content": item}))
-                else:
-                    last = _chunk(base, {}, finish_reason="stop")
-                    yield _data({**last, "usage": usage(item)})
-    except APIException as error:
-        yield _data(api_exception_error(error))
-    except Exception:
-        logger.exception("chat.stream_failed", exchange_id=str(reservation.exchange.pk))
-        yield _data(api_exception_error(APIException()))
+
+    def frame(item: str | ChatResult) -> bytes:
+        if isinstance(item, str):
+            return _data(_chunk(base, {"content": item}))
+        last = _chunk(base, {}, finish_reason="stop")
+        return _data({**last, "usage": usage(item)})
+
+    def error_frame(error: APIException) -> bytes:
+        return _data(api_exception_error(error))
+
+    opening = _data(_chunk(base, {"role": "assistant", "content": ""}))
+    async with aclosing(chat_frames(reservation, opening, frame, error_frame)) as frames:
+        async for chunk in frames:
+            yield chunk
     yield DONE
 
 
