@@ -51,7 +51,17 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 # The caller's balance, on every chat response and the balance: after this
 # chat's charge (a stream's, as the stream starts), or now.
 REMAINING_HEADER = "X-Tokens-Remaining"
-REMAINING_PARAMETER_DESCRIPTION = "Your balance after this request, in tokens."
+
+
+def remaining_parameter(*statuses: int) -> OpenApiParameter:
+    """The X-Tokens-Remaining response header, in the schema."""
+    return OpenApiParameter(
+        REMAINING_HEADER,
+        int,
+        OpenApiParameter.HEADER,
+        response=list(statuses),
+        description="Your balance after this request, in tokens.",
+    )
 
 
 @extend_validation_errors(["invalid"], field_name=IDEMPOTENCY_HEADER, methods=["post"])
@@ -104,13 +114,7 @@ class ChatView(AsyncAPIView):
                     "be replayed."
                 ),
             ),
-            OpenApiParameter(
-                REMAINING_HEADER,
-                int,
-                OpenApiParameter.HEADER,
-                response=[200, 201],
-                description=REMAINING_PARAMETER_DESCRIPTION,
-            ),
+            remaining_parameter(200, 201),
             OpenApiParameter(
                 REPLAYED_HEADER,
                 str,
@@ -173,15 +177,7 @@ class BalanceView(APIView):
         tags=["chat"],
         summary="Token balance",
         responses={200: BalanceSerializer},
-        parameters=[
-            OpenApiParameter(
-                REMAINING_HEADER,
-                int,
-                OpenApiParameter.HEADER,
-                response=[200],
-                description=REMAINING_PARAMETER_DESCRIPTION,
-            )
-        ],
+        parameters=[remaining_parameter(200)],
     )
     def get(self, request: Request) -> Response:
         tokens = authenticated_user(request).tokens

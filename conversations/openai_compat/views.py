@@ -1,7 +1,7 @@
 """`POST /v1/chat/completions` and `GET /v1/models`: thin views over the chat services."""
 
 from django.http.response import HttpResponseBase
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,7 +25,7 @@ from conversations.providers import get_provider
 from conversations.services.chat import chat_open, chat_send
 from conversations.streaming import MEDIA_TYPE
 from conversations.throttling import ChatThrottle
-from conversations.views import REMAINING_HEADER, REMAINING_PARAMETER_DESCRIPTION
+from conversations.views import REMAINING_HEADER, remaining_parameter
 from users.authentication import ApiKeyAuthentication, authenticated_user
 
 # An API key only: OpenAI's clients hold one long-lived key, not a JWT pair.
@@ -70,15 +70,7 @@ class ChatCompletionView(OpenAIErrors, AsyncAPIView):
                 request_only=True,
             )
         ],
-        parameters=[
-            OpenApiParameter(
-                REMAINING_HEADER,
-                int,
-                OpenApiParameter.HEADER,
-                response=[200],
-                description=REMAINING_PARAMETER_DESCRIPTION,
-            )
-        ],
+        parameters=[remaining_parameter(200)],
         responses={
             (200, "application/json"): ChatCompletionSerializer,
             (200, MEDIA_TYPE): OpenApiResponse(
