@@ -78,7 +78,9 @@ STREAMS_IN_FLIGHT = Gauge(
 
 TOKENS_CHARGED = Counter("tokens_charged", "Tokens charged for chats.", namespace=NAMESPACE)
 TOKENS_REFUNDED = Counter(
-    "tokens_refunded", "Tokens given back for chats that failed.", namespace=NAMESPACE
+    "tokens_refunded",
+    "Tokens given back: chats that failed, reservations' unused part.",
+    namespace=NAMESPACE,
 )
 TOKENS_GRANTED = Counter(
     "tokens_granted",

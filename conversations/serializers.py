@@ -11,6 +11,7 @@ from api.fields import StrictBooleanField, StrictCharField, StrictUUIDField
 from api.openapi import error_body, server_sent_event
 from conversations.exceptions import MESSAGE_REQUIRED
 from conversations.models import Conversation, Exchange
+from conversations.services import pricing
 from users.models import TokenTransaction
 
 
@@ -101,9 +102,58 @@ def chat_output(result: Any) -> dict[str, Any]:
 _CHAT_OUTPUT = ChatOutputSerializer()
 
 
+class PerTokenPricesSerializer(serializers.Serializer):
+    prompt_per_1k = serializers.DecimalField(
+        max_digits=13,
+        decimal_places=6,
+        coerce_to_string=False,
+        help_text="Tokens of balance per 1,000 prompt tokens the model counts.",
+    )
+    completion_per_1k = serializers.DecimalField(
+        max_digits=13,
+        decimal_places=6,
+        coerce_to_string=False,
+        help_text="Tokens of balance per 1,000 completion tokens the model writes.",
+    )
+    max_output_tokens = serializers.IntegerField(
+        help_text="The reply's limit a chat reserves for unless it asks for less."
+    )
+
+
 class BalanceSerializer(serializers.Serializer):
     tokens = serializers.IntegerField()
-    cost_per_message = serializers.IntegerField()
+    pricing = serializers.ChoiceField(
+        choices=["flat", "per_token"],
+        help_text="`flat`: each chat costs `cost_per_message`; `per_token`: what the model "
+        "used, at `per_token`'s prices (docs/billing.md).",
+    )
+    cost_per_message = serializers.IntegerField(
+        allow_null=True, help_text="What each chat costs; null under per-token pricing."
+    )
+    per_token = PerTokenPricesSerializer(
+        allow_null=True, help_text="The prices under per-token pricing; null under flat."
+    )
+
+
+def balance_output(tokens: int) -> dict[str, Any]:
+    """The balance and how chats are priced, as BalanceSerializer describes them."""
+    if not pricing.per_token():
+        prices = None
+        cost_per_message = settings.CHAT_MESSAGE_COST
+    else:
+        cost_per_message = None
+        prices = {
+            "prompt_per_1k": settings.CHAT_PROMPT_PRICE_PER_1K,
+            "completion_per_1k": settings.CHAT_COMPLETION_PRICE_PER_1K,
+            "max_output_tokens": settings.AI_MAX_OUTPUT_TOKENS,
+        }
+    balance = {
+        "tokens": tokens,
+        "pricing": settings.CHAT_PRICING,
+        "cost_per_message": cost_per_message,
+        "per_token": prices,
+    }
+    return dict(BalanceSerializer(balance).data)
 
 
 class ConversationSerializer(serializers.ModelSerializer[Conversation]):

@@ -1,6 +1,5 @@
 """Chat endpoints: thin views over conversations.services and selectors."""
 
-from django.conf import settings
 from django.db.models import QuerySet
 from django.http.response import HttpResponseBase
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -33,6 +32,7 @@ from conversations.serializers import (
     ExchangeListFilterSerializer,
     ExchangeSerializer,
     TokenTransactionSerializer,
+    balance_output,
     chat_output,
 )
 from conversations.services.chat import chat_open, chat_send
@@ -66,7 +66,8 @@ def remaining_parameter(*statuses: int) -> OpenApiParameter:
 
 @extend_validation_errors(["invalid"], field_name=IDEMPOTENCY_HEADER, methods=["post"])
 class ChatView(AsyncAPIView):
-    """Send a message and get the AI's reply, for CHAT_MESSAGE_COST tokens.
+    """Send a message and get the AI's reply, for CHAT_MESSAGE_COST tokens (or,
+    under per-token pricing, what the model used: docs/billing.md).
 
     Without `conversation`, a new conversation starts, titled from the
     message. A balance below the cost gets 402 and changes nothing. The
@@ -169,7 +170,9 @@ class ChatView(AsyncAPIView):
 
 
 class BalanceView(APIView):
-    """The caller's token balance and what one message costs."""
+    """The caller's token balance and how chats are priced: `cost_per_message`
+    under flat pricing, the prices per 1,000 model tokens under per-token
+    pricing (`per_token`)."""
 
     authentication_classes = KEY_OR_JWT
 
@@ -181,8 +184,7 @@ class BalanceView(APIView):
     )
     def get(self, request: Request) -> Response:
         tokens = authenticated_user(request).tokens
-        balance = {"tokens": tokens, "cost_per_message": settings.CHAT_MESSAGE_COST}
-        return Response(BalanceSerializer(balance).data, headers={REMAINING_HEADER: str(tokens)})
+        return Response(balance_output(tokens), headers={REMAINING_HEADER: str(tokens)})
 
 
 @extend_schema(tags=["conversations"], summary="List conversations")

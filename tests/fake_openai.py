@@ -44,6 +44,7 @@ class Behaviour:
     reply: str | None = None  # say this instead of repeating the message
     raw: bytes | None = None  # answer 200 with this body, whatever was asked
     raw_events: list[str] | None = None  # streams: send these `data:` lines instead
+    usage: bool = True  # report the usage (on a stream, when asked for it), as OpenAI does
 
 
 @dataclass
@@ -155,8 +156,9 @@ class FakeOpenAI:
                     "finish_reason": "stop",
                 }
             ],
-            "usage": usage,
         }
+        if self.behaviour.usage:
+            completion["usage"] = usage
         await self._send_json(writer, 200, completion)
         return True
 
@@ -200,7 +202,7 @@ class FakeOpenAI:
             await asyncio.sleep(self.behaviour.chunk_delay)
             await send(json.dumps(chunk({"content": piece})))
         await send(json.dumps(chunk({}, finish="stop")))
-        if (payload.get("stream_options") or {}).get("include_usage"):
+        if self.behaviour.usage and (payload.get("stream_options") or {}).get("include_usage"):
             await send(json.dumps({**chunk({}), "choices": [], "usage": usage}))
         await send("[DONE]")
         writer.write(b"0\r\n\r\n")

@@ -77,7 +77,7 @@ def ledger_record(
 def _tokens_counted(*, kind: str, amount: int) -> None:
     if kind == TokenTransaction.Kind.CHAT_CHARGE:
         metrics.TOKENS_CHARGED.inc(-amount)
-    elif kind == TokenTransaction.Kind.REFUND:
+    elif kind in (TokenTransaction.Kind.REFUND, TokenTransaction.Kind.USAGE_REFUND):
         metrics.TOKENS_REFUNDED.inc(amount)
     elif amount > 0:
         metrics.TOKENS_GRANTED.labels(kind).inc(amount)

@@ -178,6 +178,8 @@ class TokenTransaction(models.Model):
         SIGNUP_GRANT = "signup_grant", "Signup grant"
         CHAT_CHARGE = "chat_charge", "Chat charge"
         REFUND = "refund", "Refund"
+        # Per-token pricing: the part of a chat's reservation its reply did not use.
+        USAGE_REFUND = "usage_refund", "Usage refund"
         ADMIN_ADJUSTMENT = "admin_adjustment", "Admin adjustment"
         ALLOWANCE = "allowance", "Monthly allowance"
 

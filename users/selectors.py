@@ -16,7 +16,8 @@ from django.db.models.functions import Trunc
 from users.models import ApiKey, TokenTransaction, User
 
 _CHARGE = Q(kind=TokenTransaction.Kind.CHAT_CHARGE)
-_REFUND = Q(kind=TokenTransaction.Kind.REFUND)
+# A failed chat's refund and, under per-token pricing, a reservation's unused part.
+_REFUND = Q(kind__in=[TokenTransaction.Kind.REFUND, TokenTransaction.Kind.USAGE_REFUND])
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ answers, and how long retries and reservations are remembered.
 docs/billing.md and docs/streaming.md say how these fit together."""
 
 import math
+from decimal import Decimal, InvalidOperation
 
 from config.settings.environment import env, refuse_to_start
 
@@ -22,6 +23,44 @@ for _name, _minimum in (
 ):
     if globals()[_name] < _minimum:
         refuse_to_start(f"{_name} must be at least {_minimum}.")
+
+# How a chat is priced (docs/billing.md#pricing-by-usage): "flat", every chat
+# CHAT_MESSAGE_COST; or "per_token", the model's reported usage at these
+# prices, in tokens of balance per 1,000 model tokens (fractions allowed).
+CHAT_PRICING = env.str("CHAT_PRICING", default="flat")
+if CHAT_PRICING not in ("flat", "per_token"):
+    refuse_to_start(f"CHAT_PRICING must be flat or per_token, not {CHAT_PRICING!r}.")
+# The most a price may be and how finely it may be given: a chat's cost must
+# fit the exchange's column, and a price with more places is a typing slip.
+_MAX_PRICE_PER_1K = Decimal(1_000_000)
+_PRICE_PLACES = 6
+
+
+def _price(name: str, default: str) -> Decimal:
+    given = env.str(name, default=default)
+    try:
+        price = Decimal(given)
+    except InvalidOperation:
+        price = Decimal("NaN")
+    if (
+        not price.is_finite()
+        or not 0 <= price <= _MAX_PRICE_PER_1K
+        or -price.as_tuple().exponent > _PRICE_PLACES  # type: ignore[operator]
+    ):
+        refuse_to_start(
+            f"{name} must be a number from 0 to {_MAX_PRICE_PER_1K} with at most "
+            f"{_PRICE_PLACES} decimal places, not {given!r}."
+        )
+    return price
+
+
+CHAT_PROMPT_PRICE_PER_1K = _price("CHAT_PROMPT_PRICE_PER_1K", default="10")
+CHAT_COMPLETION_PRICE_PER_1K = _price("CHAT_COMPLETION_PRICE_PER_1K", default="30")
+if CHAT_PRICING == "per_token" and not (CHAT_PROMPT_PRICE_PER_1K or CHAT_COMPLETION_PRICE_PER_1K):
+    refuse_to_start(
+        "CHAT_PRICING=per_token needs CHAT_PROMPT_PRICE_PER_1K or "
+        "CHAT_COMPLETION_PRICE_PER_1K above 0."
+    )
 
 # --- The AI ----------------------------------------------------------------
 

@@ -45,24 +45,33 @@ class ChatCompletionInputSerializer(serializers.Serializer):
     stream = StrictBooleanField(
         required=False, default=False, help_text="`true`: `chat.completion.chunk` events."
     )
-    max_tokens = StrictIntegerField(
-        required=False,
-        allow_null=True,
-        min_value=1,
-        help_text="Accepted and checked; not passed on (a chat costs CHAT_MESSAGE_COST).",
-    )
     temperature = StrictFloatField(
         required=False,
         allow_null=True,
         min_value=0,
         max_value=2,
-        help_text="Accepted and checked; the provider's default applies.",
+        help_text="Passed on to the model; the model's default when left out.",
     )
     user = StrictCharField(
         required=False,
         max_length=MAX_USER_CHARS,
         help_text="Accepted and checked; neither stored nor logged.",
     )
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # Per instance, so the limit follows the setting.
+        max_tokens = StrictIntegerField(
+            required=False,
+            allow_null=True,
+            min_value=1,
+            max_value=settings.AI_MAX_OUTPUT_TOKENS,
+            help_text=(
+                "The reply's limit, passed on to the model (AI_MAX_OUTPUT_TOKENS when left "
+                "out; above it, 400). Under per-token pricing the chat reserves its prompt "
+                "plus this many completion tokens (docs/billing.md)."
+            ),
+        )
+        return {**super().get_fields(), "max_tokens": max_tokens}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["messages"][-1]["role"] != "user":

@@ -40,7 +40,7 @@ UNAUTHORIZED = {
 
 
 class ChatCompletionView(OpenAIErrors, AsyncAPIView):
-    """OpenAI's Create chat completion, for CHAT_MESSAGE_COST tokens per request.
+    """OpenAI's Create chat completion, metered as CHAT_PRICING says (docs/billing.md).
 
     Takes an API key (`Authorization: Bearer chatkey_…`). `messages` ends
     with the user's message; the model is sent them as they are (with
@@ -113,6 +113,8 @@ class ChatCompletionView(OpenAIErrors, AsyncAPIView):
             "user": user,
             "message": messages[-1]["content"],
             "context": provider_messages(messages),
+            "max_tokens": data.get("max_tokens"),
+            "temperature": data.get("temperature"),
         }
         if data["stream"]:
             reservation = await chat_open(**chat)

@@ -15,7 +15,9 @@ class Message:
 
 @dataclass(frozen=True)
 class Reply:
-    """A whole reply: its text, the model that wrote it, and the model's own token counts."""
+    """A whole reply: its text, the model that wrote it, and the model's own token
+    counts (None when it did not report them; per-token pricing then charges
+    the reservation)."""
 
     text: str
     model: str
@@ -37,10 +39,27 @@ class ChatProvider(Protocol):
     # The model asked for; a Reply names the one that answered.
     model: str
 
-    async def reply(self, *, messages: Sequence[Message]) -> Reply:
-        """The reply to the last message, given the ones before it."""
+    async def reply(
+        self,
+        *,
+        messages: Sequence[Message],
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> Reply:
+        """The reply to the last message, given the ones before it.
+
+        At most `max_tokens` tokens (AI_MAX_OUTPUT_TOKENS when None), at
+        `temperature` (the model's default when None).
+        """
         ...
 
-    def stream(self, *, messages: Sequence[Message]) -> AsyncGenerator[str | Reply]:
-        """The reply in pieces of text as the model writes them, then the whole Reply."""
+    def stream(
+        self,
+        *,
+        messages: Sequence[Message],
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> AsyncGenerator[str | Reply]:
+        """The reply in pieces of text as the model writes them, then the whole
+        Reply (with the model's usage, when it reports it)."""
         ...

@@ -11,10 +11,23 @@ class EchoProvider:
     remote: ClassVar[bool] = False
     model = "echo"
 
-    async def reply(self, *, messages: Sequence[Message]) -> Reply:
+    # max_tokens and temperature are taken and ignored: the echo is fixed.
+    async def reply(
+        self,
+        *,
+        messages: Sequence[Message],
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> Reply:
         return self._reply(messages)
 
-    async def stream(self, *, messages: Sequence[Message]) -> AsyncGenerator[str | Reply]:
+    async def stream(
+        self,
+        *,
+        messages: Sequence[Message],
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> AsyncGenerator[str | Reply]:
         reply = self._reply(messages)
         first, *rest = reply.text.split(" ")
         yield first

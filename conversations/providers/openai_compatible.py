@@ -73,10 +73,18 @@ class OpenAIProvider:
             ),
         )
 
-    async def reply(self, *, messages: Sequence[Message]) -> Reply:
+    async def reply(
+        self,
+        *,
+        messages: Sequence[Message],
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> Reply:
         with _provider_errors():
             async with self.session() as client:
-                completion = await self._create(client, messages, stream=False)
+                completion = await self._create(
+                    client, messages, max_tokens, temperature, stream=False
+                )
             text = _message_content(completion)
             if text is None:
                 raise ProviderError
@@ -88,7 +96,13 @@ class OpenAIProvider:
                 completion_tokens=_count(_get(usage, "completion_tokens")),
             )
 
-    async def stream(self, *, messages: Sequence[Message]) -> AsyncGenerator[str | Reply]:
+    async def stream(
+        self,
+        *,
+        messages: Sequence[Message],
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> AsyncGenerator[str | Reply]:
         # The SDK's timeout bounds each wait for the server; this bounds the
         # whole reply, checked as each piece arrives.
         deadline = time.monotonic() + self.timeout
@@ -96,7 +110,7 @@ class OpenAIProvider:
         model, usage, finished = self.model, None, False
         with _provider_errors():
             async with self.session() as client:
-                stream = await self._create(client, messages, stream=True)
+                stream = await self._create(client, messages, max_tokens, temperature, stream=True)
                 async with stream:
                     async for chunk in stream:
                         if time.monotonic() > deadline:
@@ -127,7 +141,13 @@ class OpenAIProvider:
         return _clean(model) if isinstance(model, str) and model else (default or self.model)
 
     async def _create(
-        self, client: openai.AsyncOpenAI, messages: Sequence[Message], *, stream: bool
+        self,
+        client: openai.AsyncOpenAI,
+        messages: Sequence[Message],
+        max_tokens: int | None,
+        temperature: float | None,
+        *,
+        stream: bool,
     ) -> Any:
         """What `client.chat.completions.create` sends, without its parameter transform.
 
@@ -142,9 +162,13 @@ class OpenAIProvider:
             "messages": [{"role": m.role, "content": m.content} for m in messages],
             # max_tokens rather than max_completion_tokens: every compatible
             # server (Ollama, vLLM, llama.cpp, LM Studio) understands it.
-            "max_tokens": settings.AI_MAX_OUTPUT_TOKENS,
+            "max_tokens": max_tokens or settings.AI_MAX_OUTPUT_TOKENS,
         }
+        if temperature is not None:
+            body["temperature"] = temperature
         if stream:
+            # The usage comes in a last chunk of its own, only when asked for:
+            # per-token pricing settles by it.
             body |= {"stream": True, "stream_options": {"include_usage": True}}
         # The model's server may log it too: one id across both servers' logs.
         request_id = current_request_id()

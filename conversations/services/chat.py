@@ -4,15 +4,19 @@ A chat is paid for before the model is asked, and settled after it answers,
 so no database transaction stays open while a model thinks:
 
 1. `chat_reserve` debits the cost (402 when the balance is short) and writes
-   the exchange, `pending`, with its ledger row, in one transaction.
+   the exchange, `pending`, with its ledger row, in one transaction. The
+   cost is the most the chat can cost (services.pricing): CHAT_MESSAGE_COST,
+   or under per-token pricing the bound of its prompt plus its max_tokens.
 2. The provider is awaited outside any transaction, holding no thread: the
    chat is async, and only its short database steps run in a thread.
 3. `reservations.chat_settle` ends the reservation, for the plain and the
-   streamed chat alike: the reply stored, the partial reply of a client who
-   left kept, or the charge refunded.
+   streamed chat alike: the reply stored (and, per token, the unused part of
+   the reservation given back), the partial reply of a client who left kept,
+   or the charge refunded.
 """
 
 import asyncio
+import functools
 import time
 import uuid
 from collections.abc import AsyncGenerator, Callable, Sequence
@@ -30,7 +34,7 @@ from conversations.db import connection_release
 from conversations.exceptions import ProviderError
 from conversations.models import Conversation, Exchange
 from conversations.providers import ChatProvider, Message, Reply, get_provider
-from conversations.services import idempotency
+from conversations.services import idempotency, pricing
 from conversations.services.conversations import conversation_touch
 from conversations.services.reservations import (
     CLIENT_LEFT,
@@ -59,6 +63,8 @@ async def chat_send(
     conversation_id: uuid.UUID | None = None,
     idempotency_key: idempotency.IdempotencyRequest | None = None,
     context: Sequence[Message] | None = None,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
 ) -> ChatResult:
     """Charge the user for one message, get the AI's reply, and keep the exchange.
 
@@ -71,19 +77,24 @@ async def chat_send(
     again (`replayed`), and a charge is committed only together with the
     stored answer, by the request that still holds the key.
 
-    `context`: see chat_reserve.
+    `context`, `max_tokens`, `temperature`: see chat_reserve.
     """
+    run = functools.partial(
+        _chat_run,
+        user=user,
+        message=message,
+        conversation_id=conversation_id,
+        context=context,
+        max_tokens=max_tokens,
+        temperature=temperature,
+    )
     if idempotency_key is None:
-        return await _chat_run(
-            user=user, message=message, conversation_id=conversation_id, context=context
-        )
+        return await run()
     claim = await in_thread(idempotency.idempotency_claim, user=user, request=idempotency_key)
     if isinstance(claim, ChatResult):
         return claim
     try:
-        return await _chat_run(
-            user=user, message=message, conversation_id=conversation_id, claim=claim
-        )
+        return await run(claim=claim)
     except BaseException:
         await _shielded(idempotency.idempotency_release, claim=claim)
         raise
@@ -103,7 +114,12 @@ async def chat_stream(*, reservation: ChatReservation) -> AsyncGenerator[str | C
     started = time.monotonic()
     first_piece: float | None = None
     try:
-        async with aclosing(provider.stream(messages=reservation.messages)) as stream:
+        stream_of = provider.stream(
+            messages=reservation.messages,
+            max_tokens=reservation.max_tokens,
+            temperature=reservation.temperature,
+        )
+        async with aclosing(stream_of) as stream:
             async for item in stream:
                 if isinstance(item, Reply):
                     reply = item
@@ -150,18 +166,23 @@ def chat_reserve(
     message: str,
     conversation_id: uuid.UUID | None = None,
     context: Sequence[Message] | None = None,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
 ) -> ChatReservation:
-    """Debit one message's cost and write its exchange, pending a reply.
+    """Debit the most one message can cost and write its exchange, pending a reply.
 
     `context`: the messages the model is sent, ending with `message`, given
     by the caller (the OpenAI-compatible endpoint's client) instead of built
     from the stored conversation; the chat starts a new conversation.
+    `max_tokens` (AI_MAX_OUTPUT_TOKENS when None) and `temperature` are
+    passed to the model; under per-token pricing the reservation is priced
+    on `max_tokens`.
 
     Raises ConversationNotFound or InsufficientTokens, changing nothing.
     """
     if context is not None and conversation_id is not None:
         raise ValueError("A chat with its own context starts a new conversation")
-    cost = settings.CHAT_MESSAGE_COST
+    max_tokens = max_tokens or settings.AI_MAX_OUTPUT_TOKENS
     history: list[Exchange] = []
     new_conversation = conversation_id is None
     with transaction.atomic():
@@ -170,7 +191,12 @@ def chat_reserve(
             history = selectors.exchange_context(
                 user=user, conversation_id=conversation_id, limit=settings.AI_CONTEXT_EXCHANGES
             )
+        messages = _messages(history, message) if context is None else list(context)
+        cost = pricing.reservation_cost(messages=messages, max_tokens=max_tokens)
         try:
+            if cost > pricing.MAX_CHAT_COST:
+                # More than any balance this exchange could record pays for.
+                raise InsufficientTokens
             charge = ledger_record(
                 user_id=user.pk,
                 amount=-cost,
@@ -202,9 +228,11 @@ def chat_reserve(
     )
     return ChatReservation(
         exchange=exchange,
-        messages=_messages(history, message) if context is None else list(context),
+        messages=messages,
         remaining_tokens=charge.balance_after,
         new_conversation=new_conversation,
+        max_tokens=max_tokens,
+        temperature=temperature,
     )
 
 
@@ -214,6 +242,8 @@ async def chat_open(
     message: str,
     conversation_id: uuid.UUID | None = None,
     context: Sequence[Message] | None = None,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
 ) -> ChatReservation:
     """chat_reserve, from async code. If the caller is cancelled meanwhile (the
     client left), the reservation it made is refunded before that goes on."""
@@ -224,6 +254,8 @@ async def chat_open(
             message=message,
             conversation_id=conversation_id,
             context=context,
+            max_tokens=max_tokens,
+            temperature=temperature,
         )
     )
     try:
@@ -247,16 +279,27 @@ async def _chat_run(
     user: User,
     message: str,
     conversation_id: uuid.UUID | None,
+    context: Sequence[Message] | None,
+    max_tokens: int | None,
+    temperature: float | None,
     claim: idempotency.IdempotencyClaim | None = None,
-    context: Sequence[Message] | None = None,
 ) -> ChatResult:
     reservation = await chat_open(
-        user=user, message=message, conversation_id=conversation_id, context=context
+        user=user,
+        message=message,
+        conversation_id=conversation_id,
+        context=context,
+        max_tokens=max_tokens,
+        temperature=temperature,
     )
     provider = get_provider()
     started = time.monotonic()
     try:
-        reply = await provider.reply(messages=reservation.messages)
+        reply = await provider.reply(
+            messages=reservation.messages,
+            max_tokens=reservation.max_tokens,
+            temperature=reservation.temperature,
+        )
     except BaseException as error:
         _provider_failed(provider, error, started, reservation)
         await _shielded(chat_settle, reservation=reservation, outcome=Failed.of(error))

@@ -3,9 +3,11 @@
 Every reservation ends in exactly one of three ways, whichever path it took
 (plain or streamed chat, the sweeper, a deleted conversation):
 
-- Completed: the reply is stored and the charge kept.
+- Completed: the reply is stored and the charge kept (under per-token
+  pricing, what the reported usage costs: the rest of the reservation comes
+  back in a `usage_refund` ledger row, in the same transaction).
 - Abandoned: a streamed reply whose client left; what came is kept,
-  `incomplete`, and so is the charge.
+  `incomplete`, and so is the charge (per token: what was sent, at most).
 - Failed: the exchange is deleted and the charge refunded with a `refund`
   ledger row (and the conversation too, if the chat had just started it).
 
@@ -28,6 +30,7 @@ from api import metrics
 from conversations.exceptions import ConversationNotFound, ProviderTimeout
 from conversations.models import Conversation, Exchange
 from conversations.providers import Message, Reply
+from conversations.services import pricing
 from users.ledger import ledger_record
 from users.models import TokenTransaction
 
@@ -38,6 +41,8 @@ MODEL_NAME_MAX_CHARS = 255
 CLIENT_LEFT = "client left"
 # The sweeper's, for a reservation whose request died.
 EXPIRED = "reservation expired"
+# The note on a `usage_refund`: the part of a reservation the reply did not use.
+UNUSED = "unused reservation"
 # A refund's reason as the chat_api_chat_refunds_total metric counts it.
 _REFUND_REASONS = {
     "provider_error": "provider_error",
@@ -53,9 +58,13 @@ class ChatReservation:
 
     exchange: Exchange
     messages: list[Message]
-    # The balance just after the charge: what the chat's reply reports.
+    # The balance just after the charge (what a stream's header reports).
     remaining_tokens: int
     new_conversation: bool
+    # What the model is asked for: at most `max_tokens` (the reservation was
+    # priced on it), at `temperature` (None: the model's default).
+    max_tokens: int = 0
+    temperature: float | None = None
 
 
 @dataclass(frozen=True)
@@ -103,8 +112,11 @@ def chat_settle(
 ) -> ChatResult:
     """End a reservation with its outcome; the ChatResult of a kept reply.
 
-    A Failed outcome is refunded and its result says nothing new. A reply
-    that cannot be stored is refunded and the error raised. If someone else
+    A Failed outcome is refunded and its result says nothing new. A kept
+    reply that cost less than was reserved (per-token pricing) gets the
+    difference back as a `usage_refund` ledger row in the transaction that
+    stores it; the result's balance is the one after that. A reply that
+    cannot be stored is refunded and the error raised. If someone else
     settled the reservation first (the sweeper, which refunds), nothing is
     stored: ProviderTimeout, or ConversationNotFound if the chat's
     conversation has been deleted since. `claim` is stored in the same
@@ -116,11 +128,20 @@ def chat_settle(
         reservation_refund(exchange=exchange, reason=outcome.reason)
         return result
     try:
+        reserved = exchange.tokens_charged
         fields = _reply_fields(outcome)
+        fields["tokens_charged"] = cost = pricing.settled_cost(
+            reserved=reserved,
+            messages=reservation.messages,
+            reply=outcome.reply,
+            complete=isinstance(outcome, Completed),
+        )
         with transaction.atomic():
             pending = Exchange.objects.filter(pk=exchange.pk, status=Exchange.Status.PENDING)
             if not pending.update(**fields):
                 raise _ReservationLost
+            if cost < reserved:
+                result = _unused_refund(reservation, amount=reserved - cost)
             for name, value in fields.items():
                 setattr(exchange, name, value)
             if claim is not None:
@@ -132,9 +153,32 @@ def chat_settle(
             raise ConversationNotFound from None
         raise ProviderTimeout from None
     except BaseException as error:
+        exchange.tokens_charged = reserved
         reservation_refund(exchange=exchange, reason=Failed.of(error).reason)
         raise
     return result
+
+
+def _unused_refund(reservation: ChatReservation, *, amount: int) -> ChatResult:
+    """Give back the part of the reservation the reply did not use; the result
+    with the balance after it. Inside the settling transaction."""
+    exchange = reservation.exchange
+    # Known from the reservation: a charge made without a key has no caps to
+    # give room back to, and needs no look-up to say so.
+    charge = exchange.charge if Exchange.charge.is_cached(exchange) else None
+    keyless = charge is not None and charge.api_key_id is None
+    entry = ledger_record(
+        user_id=exchange.user_id,
+        amount=amount,
+        kind=TokenTransaction.Kind.USAGE_REFUND,
+        note=UNUSED,
+        # The key's spending caps count the net: the charge, less this.
+        refund_of=None if keyless else exchange.charge_id,
+    )
+    if Exchange.user.is_cached(exchange):
+        # The request's own User: its balance, as the response reports it.
+        exchange.user.balance_observed(entry.balance_after)
+    return ChatResult(exchange=exchange, remaining_tokens=entry.balance_after)
 
 
 def reservation_refund(*, exchange: Exchange, reason: str) -> bool:

@@ -265,7 +265,12 @@ def test_balance(auth_client, settings):
 
     response = auth_client.get(reverse("balance"))
 
-    assert response.json() == {"tokens": 3900, "cost_per_message": 100}
+    assert response.json() == {
+        "tokens": 3900,
+        "pricing": "flat",
+        "cost_per_message": 100,
+        "per_token": None,
+    }
 
 
 def test_balance_costs_only_the_authentication_query(auth_client, django_assert_num_queries):
