@@ -1,5 +1,6 @@
 """Request and response shapes of the chat endpoints."""
 
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -107,12 +108,14 @@ class PerTokenPricesSerializer(serializers.Serializer):
         max_digits=13,
         decimal_places=6,
         coerce_to_string=False,
+        min_value=Decimal(0),
         help_text="Tokens of balance per 1,000 prompt tokens the model counts.",
     )
     completion_per_1k = serializers.DecimalField(
         max_digits=13,
         decimal_places=6,
         coerce_to_string=False,
+        min_value=Decimal(0),
         help_text="Tokens of balance per 1,000 completion tokens the model writes.",
     )
     max_output_tokens = serializers.IntegerField(

@@ -204,6 +204,9 @@ def main(base_url: str) -> None:
     me = expect(v1_auth_me_retrieve.sync_detailed(client=client), HTTPStatus.OK, User)
     balance = expect(v1_balance_retrieve.sync_detailed(client=client), HTTPStatus.OK, Balance)
     check(me.tokens == balance.tokens == registered.tokens, "me and balance: the signup grant")
+    # Null only under per-token pricing; the server prices chats flat (the default).
+    if not isinstance(balance.cost_per_message, int):
+        raise Failed("balance: a cost per message under flat pricing")
     cost = balance.cost_per_message
 
     # --- Chat: plain, continued, streamed -----------------------------------

@@ -30,14 +30,13 @@ for _name, _minimum in (
 CHAT_PRICING = env.str("CHAT_PRICING", default="flat")
 if CHAT_PRICING not in ("flat", "per_token"):
     refuse_to_start(f"CHAT_PRICING must be flat or per_token, not {CHAT_PRICING!r}.")
-# The most a price may be and how finely it may be given: a chat's cost must
-# fit the exchange's column, and a price with more places is a typing slip.
+# The most a price may be and how finely it may be given: beyond these, a
+# price is a typing slip rather than a price.
 _MAX_PRICE_PER_1K = Decimal(1_000_000)
 _PRICE_PLACES = 6
 
 
-def _price(name: str, default: str) -> Decimal:
-    given = env.str(name, default=default)
+def _price(name: str, given: str) -> Decimal:
     try:
         price = Decimal(given)
     except InvalidOperation:
@@ -54,8 +53,12 @@ def _price(name: str, default: str) -> Decimal:
     return price
 
 
-CHAT_PROMPT_PRICE_PER_1K = _price("CHAT_PROMPT_PRICE_PER_1K", default="10")
-CHAT_COMPLETION_PRICE_PER_1K = _price("CHAT_COMPLETION_PRICE_PER_1K", default="30")
+CHAT_PROMPT_PRICE_PER_1K = _price(
+    "CHAT_PROMPT_PRICE_PER_1K", env.str("CHAT_PROMPT_PRICE_PER_1K", default="10")
+)
+CHAT_COMPLETION_PRICE_PER_1K = _price(
+    "CHAT_COMPLETION_PRICE_PER_1K", env.str("CHAT_COMPLETION_PRICE_PER_1K", default="30")
+)
 if CHAT_PRICING == "per_token" and not (CHAT_PROMPT_PRICE_PER_1K or CHAT_COMPLETION_PRICE_PER_1K):
     refuse_to_start(
         "CHAT_PRICING=per_token needs CHAT_PROMPT_PRICE_PER_1K or "

@@ -156,6 +156,10 @@ def chat_settle(
         exchange.tokens_charged = reserved
         reservation_refund(exchange=exchange, reason=Failed.of(error).reason)
         raise
+    if cost < reserved and Exchange.user.is_cached(exchange):
+        # The request's own User, once the refund is committed: its balance
+        # as the response reports it (X-Tokens-Remaining).
+        exchange.user.balance_observed(result.remaining_tokens)
     return result
 
 
@@ -175,9 +179,6 @@ def _unused_refund(reservation: ChatReservation, *, amount: int) -> ChatResult:
         # The key's spending caps count the net: the charge, less this.
         refund_of=None if keyless else exchange.charge_id,
     )
-    if Exchange.user.is_cached(exchange):
-        # The request's own User: its balance, as the response reports it.
-        exchange.user.balance_observed(entry.balance_after)
     return ChatResult(exchange=exchange, remaining_tokens=entry.balance_after)
 
 

@@ -106,6 +106,26 @@ def test_deploy_checks_catch_an_insecure_production_setting():
             "0",
             "Refusing to start: AI_MAX_OUTPUT_TOKENS must be at least 1.",
         ),
+        (
+            "CHAT_PRICING",
+            "tokens",
+            "Refusing to start: CHAT_PRICING must be flat or per_token, not 'tokens'.",
+        ),
+        *(
+            (
+                "CHAT_PROMPT_PRICE_PER_1K",
+                price,
+                "Refusing to start: CHAT_PROMPT_PRICE_PER_1K must be a number from 0 to "
+                f"1000000 with at most 6 decimal places, not {price!r}.",
+            )
+            for price in ("ten", "-1", "0.0000001", "1000001", "NaN")
+        ),
+        (
+            "CHAT_COMPLETION_PRICE_PER_1K",
+            "inf",
+            "Refusing to start: CHAT_COMPLETION_PRICE_PER_1K must be a number from 0 to "
+            "1000000 with at most 6 decimal places, not 'inf'.",
+        ),
     ],
 )
 def test_refuses_to_start_with_an_impossible_product_setting(variable, value, message):
@@ -113,6 +133,36 @@ def test_refuses_to_start_with_an_impossible_product_setting(variable, value, me
 
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [message]
+
+
+def test_per_token_pricing_refuses_to_start_with_both_prices_zero():
+    env = {
+        "DEBUG": "1",
+        "CHAT_PRICING": "per_token",
+        "CHAT_PROMPT_PRICE_PER_1K": "0",
+        "CHAT_COMPLETION_PRICE_PER_1K": "0",
+    }
+
+    result = manage("check", env=env)
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Refusing to start: CHAT_PRICING=per_token needs CHAT_PROMPT_PRICE_PER_1K or "
+        "CHAT_COMPLETION_PRICE_PER_1K above 0."
+    ]
+
+
+def test_per_token_pricing_starts_with_fractional_prices():
+    env = {
+        "DEBUG": "1",
+        "CHAT_PRICING": "per_token",
+        "CHAT_PROMPT_PRICE_PER_1K": "0.125",
+        "CHAT_COMPLETION_PRICE_PER_1K": "2.5",
+    }
+
+    result = manage("check", env=env)
+
+    assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.parametrize("missing", ["AI_API_KEY", "AI_MODEL"])
