@@ -47,8 +47,9 @@ def per_token(settings):
     settings.AI_SYSTEM_PROMPT = "Be brief."
 
 
-def chat(client, message="Hello", **fields):
-    return client.post(reverse("chat"), {"message": message, **fields}, format="json")
+def chat(client, message="Hello", headers=None, **fields):
+    body = {"message": message, **fields}
+    return client.post(reverse("chat"), body, format="json", headers=headers)
 
 
 def ledger(user) -> list[tuple[str, int]]:
@@ -154,6 +155,23 @@ def test_a_reply_is_charged_its_usage_and_the_rest_comes_back_as_its_own_row(aut
     conversations = auth_client.get(reverse("conversation-list")).json()["results"]
     assert conversations[0]["total_cost"] == ECHO_COST
     assert_ledger_matches_balance(user)
+
+
+def test_a_replayed_chat_answers_with_its_settled_cost(auth_client, user):
+    first = chat(auth_client, headers={"Idempotency-Key": "once"})
+
+    again = chat(auth_client, headers={"Idempotency-Key": "once"})
+
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert (first.json()["tokens_charged"], first.json()["remaining_tokens"]) == (
+        ECHO_COST,
+        4000 - ECHO_COST,
+    )
+    assert ledger(user) == [
+        (Kind.CHAT_CHARGE, -RESERVED),
+        (Kind.USAGE_REFUND, RESERVED - ECHO_COST),
+    ]
 
 
 def test_the_ledger_page_and_the_usage_report_show_the_refund(auth_client, user):
