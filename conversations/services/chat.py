@@ -195,7 +195,8 @@ def chat_reserve(
         cost = pricing.reservation_cost(messages=messages, max_tokens=max_tokens)
         try:
             if cost > pricing.MAX_CHAT_COST:
-                # More than any balance this exchange could record pays for.
+                # More than an exchange's tokens_charged holds: refused as
+                # any charge the balance cannot cover.
                 raise InsufficientTokens
             charge = ledger_record(
                 user_id=user.pk,

@@ -61,9 +61,10 @@ class ChatReservation:
     # The balance just after the charge (what a stream's header reports).
     remaining_tokens: int
     new_conversation: bool
-    # What the model is asked for: at most `max_tokens` (the reservation was
-    # priced on it), at `temperature` (None: the model's default).
-    max_tokens: int = 0
+    # What the model is asked for: at most `max_tokens` (None:
+    # AI_MAX_OUTPUT_TOKENS; per token, the reservation was priced on it), at
+    # `temperature` (None: the model's default).
+    max_tokens: int | None = None
     temperature: float | None = None
 
 
