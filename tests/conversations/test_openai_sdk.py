@@ -179,15 +179,26 @@ def test_a_wrong_base_url_is_not_found_unknown_url(server: LiveServer) -> None:
     assert ledger(server, "sdk-base-url")[1] == []
 
 
-def test_a_method_the_path_does_not_serve_is_a_405(server: LiveServer) -> None:
-    sdk = client(server, new_key(server, "sdk-method"))
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("delete", "/models", "GET, HEAD, OPTIONS"),
+        # A coroutine view: served by api.handlers' handler, not Django's.
+        ("get", "/chat/completions", "POST, OPTIONS"),
+    ],
+)
+def test_a_method_the_path_does_not_serve_is_a_405(
+    server: LiveServer, method: str, path: str, allowed: str
+) -> None:
+    sdk = client(server, new_key(server, f"sdk-method-{method}"))
 
     with pytest.raises(openai.APIStatusError) as raised:
-        sdk.delete("/models", cast_to=openai.types.Model)
+        getattr(sdk, method)(path, cast_to=openai.types.Model)
 
     assert raised.value.status_code == 405
     assert raised.value.code == "method_not_allowed"
-    assert raised.value.response.headers["Allow"] == "GET, HEAD, OPTIONS"
+    assert raised.value.response.headers["Allow"] == allowed
+    assert ledger(server, f"sdk-method-{method}")[1] == []
 
 
 def test_a_bad_key_is_an_authentication_error(server: LiveServer) -> None:
