@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from api.metrics import metrics_view
 from api.views import ReadyzView, RedocView, SwaggerView, api_not_found, healthz
+from conversations.openai_compat.views import UnknownURLView
 
 api_v1 = [
     # Chat and balance first: the resolver tries patterns in order.
@@ -18,6 +19,9 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     # OpenAI's SDKs take base_url http://host/v1: outside the versioned API.
     path("v1/", include("conversations.openai_compat.urls")),
+    # The base_url itself (a client that posts to it): OpenAI's 404, not a
+    # redirect to /v1/ that an SDK would not follow.
+    path("v1", UnknownURLView.as_view()),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),

@@ -1,14 +1,18 @@
 // Every operation of the API, typed by what openapi-typescript generates from
 // schema.yml (build/schema.d.ts) and called through openapi-fetch, as an
-// integrator would write it. `make clients` checks it with `tsc --strict`: a
-// request body, parameter or response field that the schema does not have
-// (or types otherwise) fails the check.
+// integrator would write it (with_a_key.ts holds the API key's part). `make
+// clients` checks it with `tsc --strict`: a request body, parameter or
+// response field that the schema does not have (or types otherwise) fails
+// the check. tests/clients/test_every_operation_called.py fails when an
+// operation of schema.yml is called nowhere here.
 //
 //     node build/js/every_operation.js http://127.0.0.1:8000
 
 import createClient from "openapi-fetch";
 
 import type { components, paths } from "./build/schema.js";
+import { check } from "./check.js";
+import { withAKey } from "./with_a_key.js";
 
 type ChatOutput = components["schemas"]["ChatOutput"];
 type ChatStreamEvent = components["schemas"]["ChatStreamEvent"];
@@ -19,12 +23,6 @@ type Conversation = components["schemas"]["Conversation"];
 type ConversationPage = components["schemas"]["PaginatedConversationList"];
 
 const PASSWORD = "correct-horse-battery-staple";
-
-function check(condition: boolean, what: string): asserts condition {
-  if (!condition) {
-    throw new Error(what);
-  }
-}
 
 // The events of a streamed chat as they arrive: each `event:` line with its
 // `data:` line, the data one line of JSON; comment lines are skipped.
@@ -168,6 +166,9 @@ async function main(baseUrl: string): Promise<void> {
   check(deleted.response.status === 204, "conversation: deleted");
   const gone = await api.GET("/api/v1/conversations/{id}/", { headers, params: id });
   check(gone.error?.errors[0]?.code === "not_found", "conversation: 404 once deleted");
+
+  // An API key: /v1/ (OpenAI's shape) and /api/v1/ with it as the bearer.
+  await withAKey(api, headers);
 
   // Password change, log out, log out everywhere.
   const changed = await api.POST("/api/v1/auth/password/", {

@@ -8,9 +8,12 @@ body is rewritten, so the two APIs never disagree on what went wrong.
 from collections.abc import Callable
 from typing import Any, cast
 
-from rest_framework.exceptions import APIException
+from rest_framework import status
+from rest_framework.exceptions import APIException, MethodNotAllowed
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
+from rest_framework.views import APIView
 
 NON_FIELD_ERRORS = api_settings.NON_FIELD_ERRORS_KEY
 
@@ -74,8 +77,36 @@ def _project_handler() -> object:
     return api_settings.EXCEPTION_HANDLER
 
 
-class OpenAIErrors:
-    """A view mixin: errors in OpenAI's shape."""
+# OpenAI's words for a path it does not serve (its own end with a link to its
+# docs), so that people who search for the message find the cause: a
+# base_url without /v1, or /v1 twice.
+UNKNOWN_URL = "Unknown request URL: {method} {path}. Check it for typos; /api/docs/ lists the API."
+
+
+class UnknownURL(APIException):
+    """A path under /v1/ that nothing serves: OpenAI's 404 `unknown_url`."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+    default_detail = "Unknown request URL"
+    default_code = "unknown_url"
+
+    def __init__(self, *, method: str, path: str) -> None:
+        super().__init__(UNKNOWN_URL.format(method=method, path=path))
+
+
+class OpenAIErrors(APIView):
+    """A view mixin: errors in OpenAI's shape.
+
+    A method the path does not serve is 405 before the credentials are
+    looked at, as an unknown path is 404 without them: what exists under
+    /v1/ is public (schema.yml), and a client with the wrong method learns
+    that, not that it lacks a key.
+    """
 
     def get_exception_handler(self) -> Any:
         return exception_handler
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        if request.method not in self.allowed_methods:
+            raise MethodNotAllowed(request.method or "")
+        super().initial(request, *args, **kwargs)

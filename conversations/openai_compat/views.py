@@ -1,7 +1,11 @@
-"""`POST /v1/chat/completions` and `GET /v1/models`: thin views over the chat services."""
+"""`POST /v1/chat/completions`, `GET /v1/models` and `GET /v1/models/{model}`:
+thin views over the chat services; any other path under /v1/ is OpenAI's 404."""
+
+from typing import Any
 
 from django.http.response import HttpResponseBase
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,13 +13,14 @@ from rest_framework.views import APIView
 from api.asynchronous import AsyncAPIView
 from api.negotiation import EventStreamNegotiation
 from conversations.exceptions import ModelNotFound
-from conversations.openai_compat.errors import OpenAIErrors
+from conversations.openai_compat.errors import OpenAIErrors, UnknownURL
 from conversations.openai_compat.schema import OpenAIAutoSchema
 from conversations.openai_compat.serializers import (
     ChatCompletionChunkEventSerializer,
     ChatCompletionInputSerializer,
     ChatCompletionSerializer,
     ModelListSerializer,
+    ModelSerializer,
     OpenAIErrorSerializer,
     chat_completion,
     provider_messages,
@@ -37,6 +42,14 @@ OWNER = "chat-api"
 UNAUTHORIZED = {
     401: OpenApiResponse(OpenAIErrorSerializer, description="`invalid_api_key`."),
 }
+MODEL_NOT_FOUND = {
+    404: OpenApiResponse(OpenAIErrorSerializer, description="`model_not_found`."),
+}
+
+
+def served_model() -> dict[str, Any]:
+    """The one model served, as OpenAI's Model object."""
+    return {"id": get_provider().model, "object": "model", "created": 0, "owned_by": OWNER}
 
 
 class ChatCompletionView(OpenAIErrors, AsyncAPIView):
@@ -87,7 +100,7 @@ class ChatCompletionView(OpenAIErrors, AsyncAPIView):
                 OpenAIErrorSerializer,
                 description="`insufficient_quota`: the balance or the key's spending cap.",
             ),
-            404: OpenApiResponse(OpenAIErrorSerializer, description="`model_not_found`."),
+            **MODEL_NOT_FOUND,
             413: OpenApiResponse(OpenAIErrorSerializer, description="The body is too large."),
             415: OpenApiResponse(OpenAIErrorSerializer, description="Not JSON."),
             429: OpenApiResponse(
@@ -139,5 +152,54 @@ class ModelListView(OpenAIErrors, APIView):
         responses={200: ModelListSerializer, **UNAUTHORIZED},
     )
     def get(self, request: Request) -> Response:
-        model = {"id": get_provider().model, "object": "model", "created": 0, "owned_by": OWNER}
-        return Response({"object": "list", "data": [model]})
+        return Response({"object": "list", "data": [served_model()]})
+
+
+class ModelView(OpenAIErrors, APIView):
+    """OpenAI's Retrieve model: the served model (as `GET /v1/models` lists
+    it) when `model` is its id; any other id is 404 `model_not_found`. Takes
+    an API key."""
+
+    authentication_classes = KEY_ONLY
+    schema = OpenAIAutoSchema()
+
+    @extend_schema(
+        tags=["openai"],
+        summary="Retrieve a model (OpenAI-compatible)",
+        operation_id="v1_models_retrieve",
+        parameters=[
+            OpenApiParameter(
+                "model",
+                str,
+                OpenApiParameter.PATH,
+                description="A model's id, as `GET /v1/models` lists it.",
+            )
+        ],
+        responses={200: ModelSerializer, **UNAUTHORIZED, **MODEL_NOT_FOUND},
+    )
+    def get(self, request: Request, model: str) -> Response:
+        served = served_model()
+        if model != served["id"]:
+            raise ModelNotFound
+        return Response(served)
+
+
+class UnknownURLView(OpenAIErrors, APIView):
+    """Any other path under /v1/, whatever the method and credentials: 404
+    `unknown_url` in OpenAI's shape (not Django's HTML page, which an OpenAI
+    SDK can only quote), even with DEBUG on."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    # Not an operation: left out of schema.yml.
+    schema = None
+
+    @property
+    def default_response_headers(self) -> dict[str, str]:
+        # DRF's would say `Allow: OPTIONS`: no method is allowed here.
+        headers = dict(super().default_response_headers)
+        headers.pop("Allow", None)
+        return headers
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        raise UnknownURL(method=request.method or "", path=request.path)

@@ -4,11 +4,14 @@ and run against the app under gunicorn.
 openapi-python-client generates a Python client and openapi-typescript the
 TypeScript types (both pinned: requirements/clients.txt,
 clients/typescript/package-lock.json), into clients/*/build/, which git
-ignores. A small program for each (clients/python/every_operation.py,
-clients/typescript/every_operation.ts) must type-check against what was
-generated (mypy --strict, tsc --strict) and then answer correctly against a
-live server: every operation, the streamed chat's events, the cursors, and
-the documented errors (400, 401, 402, 403, 404, 409, 422, 429).
+ignores. A small program for each (clients/python/every_operation.py and
+the modules beside it, clients/typescript/every_operation.ts and
+with_a_key.ts) must type-check against what was generated (mypy --strict,
+tsc --strict) and then answer correctly against a live server: every
+operation (test_every_operation_called.py checks that each is called), the
+streamed chat's events, the cursors, an API key as the bearer on /v1/ and
+/api/v1/, and the documented errors (400, 401, 402, 403, 404, 409, 422, 429,
+and OpenAI's shape under /v1/).
 
 The server gives new accounts eight chats' worth of tokens, three log-in
 attempts a minute per account, and a model (tests/fake_openai.py) that takes

@@ -51,6 +51,7 @@ ERRORS = {
     ("get", "/readyz/"): {"503"},
     ("post", "/v1/chat/completions"): {"400", "401", "402", "404", "429", "502", "504"},
     ("get", "/v1/models"): {"401"},
+    ("get", "/v1/models/{model}"): {"401", "404"},
 }
 
 
@@ -189,7 +190,7 @@ def test_the_idempotency_key_with_a_stream_rule_is_documented(generated):
 
 PUBLIC = {"/api/v1/auth/register/", "/api/v1/auth/login/", "/api/v1/auth/refresh/", "/readyz/"}
 # OpenAI's clients hold an API key, never a JWT: these take a key only.
-KEY_ONLY = {"/v1/chat/completions", "/v1/models"}
+KEY_ONLY = {"/v1/chat/completions", "/v1/models", "/v1/models/{model}"}
 
 
 def test_authenticated_operations_use_the_bearer_scheme(generated):
@@ -226,6 +227,7 @@ KEY_OPERATIONS = {
     ("get", "/api/v1/usage/"),
     ("post", "/v1/chat/completions"),
     ("get", "/v1/models"),
+    ("get", "/v1/models/{model}"),
 }
 
 

@@ -8,11 +8,14 @@ from http import HTTPStatus
 import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from conversations.exceptions import MODEL_NOT_FOUND
 from conversations.models import Conversation, Exchange
+from conversations.openai_compat.errors import UNKNOWN_URL
 from conversations.openai_compat.serializers import LAST_MESSAGE_NOT_USER
 from conversations.providers import get_provider
 from tests.asgi import ASGIStream
@@ -27,6 +30,7 @@ pytestmark = pytest.mark.django_db
 
 COMPLETIONS_URL = "/v1/chat/completions"
 MODELS_URL = "/v1/models"
+ECHO_URL = "/v1/models/echo"
 COST = 100  # CHAT_MESSAGE_COST
 
 
@@ -55,6 +59,7 @@ def read(response) -> str:
 def test_the_urls_are_outside_the_versioned_api():
     assert reverse("openai-chat-completions") == COMPLETIONS_URL
     assert reverse("openai-models") == MODELS_URL
+    assert reverse("openai-model", args=["echo"]) == ECHO_URL
 
 
 def test_a_completion_is_charged_once_and_kept_in_a_new_conversation(user):
@@ -243,10 +248,10 @@ def test_max_tokens_temperature_and_user_are_accepted(user):
     assert response.status_code == HTTPStatus.OK
 
 
-@pytest.mark.parametrize("url", [COMPLETIONS_URL, MODELS_URL])
+@pytest.mark.parametrize("url", [COMPLETIONS_URL, MODELS_URL, ECHO_URL])
 def test_only_an_api_key_is_accepted(user, auth_client, url):
     """A log-in's access token is not an API key: 401 invalid_api_key."""
-    response = auth_client.get(url) if url == MODELS_URL else ask(auth_client)
+    response = ask(auth_client) if url == COMPLETIONS_URL else auth_client.get(url)
 
     assert response.status_code == HTTPStatus.UNAUTHORIZED
     assert response.json()["error"]["code"] == "invalid_api_key"
@@ -295,6 +300,129 @@ def test_models_lists_the_served_model(user):
         "object": "list",
         "data": [{"id": "echo", "object": "model", "created": 0, "owned_by": "chat-api"}],
     }
+
+
+def test_retrieve_model_answers_with_the_served_model(user):
+    client = key_client(user)
+    response = client.get(ECHO_URL)
+
+    assert response.status_code == HTTPStatus.OK
+    model = {"id": "echo", "object": "model", "created": 0, "owned_by": "chat-api"}
+    assert response.json() == model
+    assert client.get(MODELS_URL).json()["data"] == [model]
+
+
+def test_a_model_id_may_hold_a_slash(user, openai_provider, settings):
+    settings.AI_MODEL = "acme/m-1"
+    get_provider.cache_clear()
+
+    response = key_client(user).get("/v1/models/acme/m-1")
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json()["id"] == "acme/m-1"
+
+
+@pytest.mark.parametrize("model", ["gpt-4o", "ECHO", "echo/", "echo/x", "%20echo"])
+def test_retrieving_any_other_model_is_404_model_not_found(user, model):
+    response = key_client(user).get(f"{MODELS_URL}/{model}")
+
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert response.json() == {
+        "error": {
+            "message": MODEL_NOT_FOUND,
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "model_not_found",
+        }
+    }
+
+
+# --- Paths and methods that do not exist: OpenAI's shape, under /v1/ only ----
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/v1/nothing"),
+        ("post", "/v1/chat/completion"),
+        ("post", "/v1/v1/chat/completions"),
+        ("post", "/v1/chat/completions/"),
+        ("get", "/v1/models/"),
+        ("get", "/v1/"),
+        ("post", "/v1"),
+        ("delete", "/v1/embeddings"),
+        ("options", "/v1/nothing"),
+        # A line break in the path: "." in a URL pattern does not match it.
+        ("get", "/v1/a%0Ab"),
+    ],
+)
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("with_key", [False, True])
+def test_an_unknown_path_under_v1_is_openais_404_unknown_url(user, method, path, debug, with_key):
+    client = key_client(user) if with_key else APIClient()
+    with override_settings(DEBUG=debug):
+        response = getattr(client, method)(path)
+
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert response["Content-Type"] == "application/json"
+    assert "Allow" not in response
+    decoded = path.replace("%0A", "\n")
+    assert response.json() == {
+        "error": {
+            "message": UNKNOWN_URL.format(method=method.upper(), path=decoded),
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "unknown_url",
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("get", COMPLETIONS_URL, "POST, OPTIONS"),
+        ("put", COMPLETIONS_URL, "POST, OPTIONS"),
+        ("post", MODELS_URL, "GET, HEAD, OPTIONS"),
+        ("delete", MODELS_URL, "GET, HEAD, OPTIONS"),
+        ("delete", ECHO_URL, "GET, HEAD, OPTIONS"),
+        ("patch", ECHO_URL, "GET, HEAD, OPTIONS"),
+    ],
+)
+@pytest.mark.parametrize("with_key", [False, True])
+def test_a_method_the_path_does_not_serve_is_405_in_openais_shape(
+    user, method, path, allowed, with_key
+):
+    """Answered before the key is looked at, as an unknown path is."""
+    client = key_client(user) if with_key else APIClient()
+    response = getattr(client, method)(path, {}, format="json")
+
+    assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED
+    assert response["Allow"] == allowed
+    assert response.json() == {
+        "error": {
+            "message": f'Method "{method.upper()}" not allowed.',
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "method_not_allowed",
+        }
+    }
+    assert not charges(user).exists()
+    assert not Exchange.objects.exists()
+
+
+@pytest.mark.parametrize("path", ["/v2/models", "/v1models", "/chat/completions", "/nothing"])
+def test_outside_v1_the_sites_404_is_unchanged(client, path):
+    response = client.get(path)
+
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_unknown_api_paths_keep_the_projects_404(client):
+    response = client.get("/api/v1/models")
+
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert response.json()["errors"][0]["code"] == "not_found"
 
 
 def test_a_completion_costs_the_queries_of_a_chat_by_key(user):

@@ -142,6 +142,65 @@ def test_models_lists_the_served_model(server: LiveServer) -> None:
     assert [model.id for model in client(server, key).models.list()] == [MODEL]
 
 
+def test_retrieve_model_with_the_sync_and_async_clients(server: LiveServer) -> None:
+    key = new_key(server, "sdk-model-retrieve")
+
+    async def retrieve() -> openai.types.Model:
+        async with async_client(server, key) as sdk:
+            return await sdk.models.retrieve(MODEL)
+
+    model = client(server, key).models.retrieve(MODEL)
+
+    assert (model.id, model.object, model.owned_by) == (MODEL, "model", "chat-api")
+    assert model.created == 0
+    assert asyncio.run(retrieve()) == model
+
+
+def test_retrieving_a_model_not_served_is_not_found(server: LiveServer) -> None:
+    sdk = client(server, new_key(server, "sdk-model-unknown"))
+
+    with pytest.raises(openai.NotFoundError) as raised:
+        sdk.models.retrieve("gpt-4o")
+
+    assert raised.value.status_code == 404
+    assert (raised.value.type, raised.value.code) == ("invalid_request_error", "model_not_found")
+
+
+def test_a_wrong_base_url_is_not_found_unknown_url(server: LiveServer) -> None:
+    """/v1 twice: the SDK says which URL, not an HTML page."""
+    key = new_key(server, "sdk-base-url")
+    sdk = openai.OpenAI(base_url=f"{server.url}/v1/v1", api_key=key, max_retries=0)
+
+    with pytest.raises(openai.NotFoundError) as raised:
+        sdk.chat.completions.create(model=MODEL, messages=HELLO)
+
+    assert raised.value.code == "unknown_url"
+    assert "POST /v1/v1/chat/completions" in raised.value.message
+    assert ledger(server, "sdk-base-url")[1] == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("delete", "/models", "GET, HEAD, OPTIONS"),
+        # A coroutine view: served by api.handlers' handler, not Django's.
+        ("get", "/chat/completions", "POST, OPTIONS"),
+    ],
+)
+def test_a_method_the_path_does_not_serve_is_a_405(
+    server: LiveServer, method: str, path: str, allowed: str
+) -> None:
+    sdk = client(server, new_key(server, f"sdk-method-{method}"))
+
+    with pytest.raises(openai.APIStatusError) as raised:
+        getattr(sdk, method)(path, cast_to=openai.types.Model)
+
+    assert raised.value.status_code == 405
+    assert raised.value.code == "method_not_allowed"
+    assert raised.value.response.headers["Allow"] == allowed
+    assert ledger(server, f"sdk-method-{method}")[1] == []
+
+
 def test_a_bad_key_is_an_authentication_error(server: LiveServer) -> None:
     with pytest.raises(openai.AuthenticationError) as raised:
         client(server, "chatkey_" + "x" * 50).chat.completions.create(
