@@ -1,6 +1,8 @@
 """Held streams: clients looping streamed chats against a model that streams
-for 20 s, served by our app as `make serve` serves it, as it was served before
-ASGI (gunicorn gthread), and by the floor (../shared/bench/limit_streams.py)."""
+for 20 s, served by our app as `make serve` serves it (on `/api/v1/chat/`
+and on the OpenAI-compatible `/v1/chat/completions`), as it was served
+before ASGI (gunicorn gthread, `/api/v1/chat/`), and by the floor
+(../shared/bench/limit_streams.py)."""
 
 import argparse
 import json
@@ -28,6 +30,9 @@ from tests.server import UNTHROTTLED
 STREAM_PIECES = 20
 STREAM_PIECE_SECONDS = 1.0
 STREAM_CLIENTS = (500, 1_200, 3_000)
+# The chat endpoints our app is measured on, by their name in --stream-paths:
+# our own event stream with access tokens, OpenAI's chunks with API keys.
+STREAM_PATHS = {"api": "/api/v1/chat/", "v1": "/v1/chat/completions"}
 # The longest a client waits for one chat (a queue before the reply included).
 STREAM_TIMEOUT_SECONDS = 180
 # Our app as it was served before ASGI (every chat holds a thread;
@@ -37,6 +42,8 @@ GTHREAD = [
     "--workers", "5", "--threads", "128", "--worker-connections", "160",
     "--keep-alive", "5", "--preload",
 ]  # fmt: skip
+# The fake model's name: AI_MODEL, and the model /v1 clients ask for.
+MODEL = "bench"
 # After a run in which some chats did not end in `done`, the longest to wait
 # for the server to settle what it still holds before it is stopped.
 SETTLE_SECONDS = 90
@@ -48,6 +55,7 @@ class StreamRun:
 
     database: str  # "none" for the floor
     app: str  # "ours", "floor" or "gthread"
+    path: str  # of STREAM_PATHS: "api" (the floor relays a stream of that shape) or "v1"
     clients: int
     seconds: float
     started: int
@@ -73,11 +81,19 @@ class StreamRun:
 def held_streams(
     database: str,
     ours_env: dict[str, str],
-    tokens: Path,
+    credentials: dict[str, Path],
     done_ids: Path,
     args: argparse.Namespace,
 ) -> list[StreamRun]:
-    """Held streams against our app: `make serve`'s configuration, then the gthread one."""
+    """Held streams against our app: `make serve`'s configuration on each of
+    args.stream_paths, then the gthread one on `/api/v1/chat/` (with "api").
+
+    `credentials` holds, by path name, the file of bearer tokens to use: access
+    tokens for "api", API keys for "v1".
+    """
+    servers = [("ours", SERVE, path) for path in args.stream_paths]
+    if "api" in args.stream_paths:
+        servers.append(("gthread", GTHREAD, "api"))
     runs: list[StreamRun] = []
     with _fake_model() as provider_port:
         env = {
@@ -90,12 +106,12 @@ def held_streams(
             "AI_PROVIDER": "openai",
             "AI_BASE_URL": f"http://127.0.0.1:{provider_port}/v1",
             "AI_API_KEY": "bench",
-            "AI_MODEL": "bench",
+            "AI_MODEL": MODEL,
             "AI_TIMEOUT_SECONDS": "60",
             **UNTHROTTLED,
         }
         for clients in args.stream_clients:
-            for app, command in (("ours", SERVE), ("gthread", GTHREAD)):
+            for app, command, path in servers:
                 port = free_port()
                 bind = f"127.0.0.1:{port}"
                 server = Server(
@@ -104,9 +120,12 @@ def held_streams(
                     port,
                     "/healthz/",
                 )
-                ids = done_ids.with_name(f"{done_ids.name}-{app}-{clients}")
+                ids = done_ids.with_name(f"{done_ids.name}-{app}-{path}-{clients}")
+                credential = credentials[path]
                 runs.append(
-                    _stream_run(database, app, server, tokens, clients, args, ids, ours_env)
+                    _stream_run(
+                        database, (app, path), server, credential, clients, args, ids, ours_env
+                    )
                 )
                 with done_ids.open("a") as out:
                     out.write(ids.read_text())
@@ -132,7 +151,9 @@ def floor_streams(work: Path, args: argparse.Namespace) -> list[StreamRun]:
                 "--workers", "2", "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
             ]  # fmt: skip
             server = Server(command, env, port, "/healthz/", cwd=SHARED_BENCH)
-            runs.append(_stream_run("none", "floor", server, tokens, clients, args, None, None))
+            runs.append(
+                _stream_run("none", ("floor", "api"), server, tokens, clients, args, None, None)
+            )
     return runs
 
 
@@ -148,7 +169,7 @@ def _fake_model(piece_seconds: float = STREAM_PIECE_SECONDS) -> "Server":
 
 def _stream_run(
     database: str,
-    app: str,
+    app_path: tuple[str, str],
     server: "Server",
     tokens: Path,
     clients: int,
@@ -161,11 +182,13 @@ def _stream_run(
     Given the database's environment, a server that still holds chats when the
     clients are done (they gave up on some) is let finish them before it stops.
     """
+    app, path = app_path
     with server as port:
         with Usage(server.process.pid) as usage:
             command = [
-                sys.executable, "-m", "bench.streams", f"http://127.0.0.1:{port}/api/v1/chat/",
-                str(tokens), "--clients", str(clients), "--seconds", str(args.stream_seconds),
+                sys.executable, "-m", "bench.streams", f"http://127.0.0.1:{port}{STREAM_PATHS[path]}",
+                str(tokens), "--format", path, "--model", MODEL,
+                "--clients", str(clients), "--seconds", str(args.stream_seconds),
                 "--pieces", str(STREAM_PIECES), "--timeout", str(STREAM_TIMEOUT_SECONDS),
                 *(["--ids", str(done_ids)] if done_ids else []),
             ]  # fmt: skip
@@ -178,6 +201,7 @@ def _stream_run(
     run = StreamRun(
         database=database,
         app=app,
+        path=path,
         clients=clients,
         seconds=data["seconds"],
         started=data["started"],
@@ -196,7 +220,8 @@ def _stream_run(
         processes=usage.processes,
     )
     print(
-        f"{database:8} {app:7} streams c={clients:<5} {run.chats_per_second:6.1f} chats/s"
+        f"{database:8} {app:7} {STREAM_PATHS[path]:21} c={clients:<5}"
+        f" {run.chats_per_second:6.1f} chats/s"
         f"  p50 {run.p50:5.1f}  p95 {run.p95:5.1f}  p99 {run.p99:5.1f} s"
         f"  errors {run.error_count}  RSS peak {run.rss_peak / 2**20:,.0f} MiB"
         f"  CPU {run.cpu_seconds:.0f} s"

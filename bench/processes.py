@@ -16,7 +16,8 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_URL = os.environ.get("POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/chat_api")
 SHARED_BENCH = (ROOT.parent / "shared" / "bench").resolve()
-# Each benchmark user's balance (bench.seed): no chat ever runs short.
+# The benchmark users (bench.seed), and each one's balance: no chat ever runs short.
+USERS = 300
 BALANCE = 1_000_000_000
 # Our app as `make serve` serves it.
 SERVE = ["-m", "gunicorn", "--config", "config/gunicorn.py"]

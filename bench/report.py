@@ -1,8 +1,9 @@
 """Turns a `make bench` run into docs/benchmarks.md and its chart."""
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bench.report_streams import stream_targets, streams_section, title
 
 RATIO_TARGET = 0.4
 P99_TARGET = 3.0
@@ -10,83 +11,6 @@ HISTORY_TARGET = 1.5
 # Many slow chats at once: the median may grow by at most this share of the
 # model's own time.
 SLOW_ADDED_TARGET = 0.10
-# Held streams (issue 11): at 1,200 clients, the median at most 10% and the
-# p95 at most 15% above the model's own time; at 3,000, the p95 within 1.2 x
-# the floor's in the same run and the server within 1.5 GiB; no errors.
-STREAM_MEDIAN_CLIENTS, STREAM_MEDIAN_ADDED_TARGET, STREAM_P95_TARGET = 1_200, 0.10, 1.15
-STREAM_FLOOR_CLIENTS, STREAM_FLOOR_P95_TARGET, STREAM_RSS_TARGET = 3_000, 1.2, 1.5 * 2**30
-
-
-@dataclass
-class Target:
-    target: str
-    database: str
-    measured: str
-    met: bool | None  # None: not measured in this run
-
-
-def stream_targets(streams: list[Any], reply_seconds: float) -> list[Target]:
-    """Issue 11's held-streams targets, for our app on each database."""
-    found = []
-    ours = [r for r in streams if r.app == "ours"]
-    for database in dict.fromkeys(r.database for r in ours):
-        mine = {r.clients: r for r in ours if r.database == database}
-        errors = {c: r.error_count for c, r in mine.items()}
-        found.append(
-            Target(
-                "held streams: no errors",
-                _title(database),
-                ", ".join(f"{n} at {c:,}" for c, n in errors.items()),
-                not any(errors.values()),
-            )
-        )
-        run = mine.get(STREAM_MEDIAN_CLIENTS)
-        at = f"{STREAM_MEDIAN_CLIENTS:,} streams at once"
-        if run is None:
-            found.append(Target(at, _title(database), "not measured in this run", None))
-        else:
-            added = run.p50 / reply_seconds - 1
-            found.append(
-                Target(
-                    f"{at}: median + <= {STREAM_MEDIAN_ADDED_TARGET:.0%}",
-                    _title(database),
-                    f"{run.p50:.1f} s (+{added:.1%})",
-                    added <= STREAM_MEDIAN_ADDED_TARGET,
-                )
-            )
-            found.append(
-                Target(
-                    f"{at}: p95 <= {STREAM_P95_TARGET} x {reply_seconds:g} s",
-                    _title(database),
-                    f"{run.p95:.1f} s = {run.p95 / reply_seconds:.2f} x",
-                    run.p95 <= STREAM_P95_TARGET * reply_seconds,
-                )
-            )
-        run = mine.get(STREAM_FLOOR_CLIENTS)
-        floor = next(
-            (r for r in streams if r.app == "floor" and r.clients == STREAM_FLOOR_CLIENTS), None
-        )
-        at = f"{STREAM_FLOOR_CLIENTS:,} streams at once"
-        if run is None or floor is None:
-            found.append(Target(at, _title(database), "not measured in this run", None))
-            continue
-        found.append(
-            Target(
-                f"{at}: p95 <= {STREAM_FLOOR_P95_TARGET} x the floor's",
-                _title(database),
-                f"{run.p95:.1f} s vs {floor.p95:.1f} s = {run.p95 / floor.p95:.2f} x",
-                run.p95 <= STREAM_FLOOR_P95_TARGET * floor.p95,
-            )
-        )
-        found.append(
-            Target(
-                f"{at}: server RSS <= {STREAM_RSS_TARGET / 2**30:g} GiB",
-                _title(database),
-                f"{run.rss_peak / 2**20:,.0f} MiB at its peak",
-                run.rss_peak <= STREAM_RSS_TARGET,
-            )
-        )
-    return found
 
 
 def render(
@@ -138,42 +62,47 @@ def render(
         "",
     ]
     for database in dict.fromkeys(r.database for r in runs):
-        lines += [f"## {_title(database)}", "", *_table(runs, database), ""]
+        lines += [f"## {title(database)}", "", *_table(runs, database), ""]
     if history:
         lines += _history(history)
     if slow:
         lines += _slow(slow, slow_reply_ms)
     if streams:
-        lines += _streams(streams, stream_reply_seconds)
+        lines += streams_section(streams, stream_reply_seconds)
     lines += [
         "## Billing after the run",
         "",
         "Every chat the benchmark sent, checked in the database afterwards.",
         "",
-        "| Database | chats answered (wrk's 201s, warm-ups included; streams read to `done`) "
-        "| exchanges stored | ledger charges | refunds | tokens charged, less refunds "
+        "| Database | pricing | chats answered (wrk's 201s, warm-ups included; streamed "
+        "chats done) | exchanges stored | ledger charges | refunds | usage refunds "
+        "| tokens charged, less both refunds | tokens the exchanges cost "
         "| tokens gone from balances | every ledger = balance |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for database, b in billing.items():
+        kept = b["tokens_charged"] - b["tokens_refunded"] - b["tokens_usage_refunded"]
         lines.append(
-            f"| {_title(database)} | {b['successful_chats']:,} | {b['exchanges']:,} "
-            f"| {b['charges']:,} | {b['refunds']:,} "
-            f"| {b['tokens_charged'] - b['tokens_refunded']:,} | {b['tokens_spent']:,} "
-            f"| {'yes' if b['ledgers_match'] else 'NO'} |"
+            f"| {title(database)} | {b['pricing']} | {b['successful_chats']:,} "
+            f"| {b['exchanges']:,} | {b['charges']:,} | {b['refunds']:,} "
+            f"| {b['usage_refunds']:,} | {kept:,} | {b['exchanges_cost']:,} "
+            f"| {b['tokens_spent']:,} | {'yes' if b['ledgers_match'] else 'NO'} |"
         )
     lines += [
         "",
-        "Tokens charged less refunds, tokens gone from balances and 100 x exchanges must",
-        "agree exactly, with no reservation left pending. wrk stops reading at each run's",
-        "deadline, when up to one request per connection is still in flight (answered and",
-        "charged, but not counted), and a streamed chat that broke may have been charged",
-        "for what it was sent, so the database may hold up to that many more exchanges",
-        "than were counted, never fewer; the run checks it. Every streamed chat read to",
-        "`done` must be stored complete and charged once:",
+        "Tokens charged less refunds (`refund`: a failed chat's whole charge;",
+        "`usage_refund`: under per-token pricing, the part of a kept chat's reservation",
+        "its reply did not use), what the stored exchanges cost, and tokens gone from",
+        "balances must agree exactly, with no reservation left pending; under flat pricing",
+        "every exchange costs CHAT_MESSAGE_COST and there is no usage refund. wrk stops",
+        "reading at each run's deadline, when up to one request per connection is still in",
+        "flight (answered and charged, but not counted), and a streamed chat that broke may",
+        "have been charged for what it was sent, so the database may hold up to that many",
+        "more exchanges than were counted, never fewer; the run checks it. Every streamed",
+        "chat done (on either endpoint) must be stored complete and charged once:",
         "",
         *(
-            f"- {_title(database)}: {b['streamed_done_charged_once']:,} of "
+            f"- {title(database)}: {b['streamed_done_charged_once']:,} of "
             f"{b['streamed_done']:,} are."
             for database, b in billing.items()
             if "streamed_done" in b
@@ -198,7 +127,7 @@ def _history(history: dict[str, dict[int, Any]]) -> list[str]:
     for database, sizes in history.items():
         for size, run in sizes.items():
             lines.append(
-                f"| {_title(database)} | {size:,} | {run.rps:,.0f} | {run.p50_ms:.2f} "
+                f"| {title(database)} | {size:,} | {run.rps:,.0f} | {run.p50_ms:.2f} "
                 f"| {run.p95_ms:.2f} | {run.p99_ms:.2f} |"
             )
     return [*lines, ""]
@@ -219,70 +148,11 @@ def _slow(slow: dict[str, list[Any]], slow_reply_ms: float) -> list[str]:
     for database, run in ((d, r) for d, some in slow.items() for r in some):
         added = run.p50_ms / slow_reply_ms - 1
         lines.append(
-            f"| {_title(database)} | {run.connections} | {run.requests:,} | {run.rps:,.0f} "
+            f"| {title(database)} | {run.connections} | {run.requests:,} | {run.rps:,.0f} "
             f"| {run.p50_ms:,.0f} | {run.p95_ms:,.0f} | {run.p99_ms:,.0f} | {added:.1%} "
             f"| {run.non_2xx + run.socket_errors} |"
         )
     return [*lines, ""]
-
-
-def _streams(streams: list[Any], reply_seconds: float) -> list[str]:
-    seconds = streams[0].seconds
-    lines = [
-        "## Held streams",
-        "",
-        f'Clients loop streamed chats (`"stream": true`, read to `done`) for {seconds:g} s, all',
-        f"started at once, against tests/fake_openai.py streaming each reply in {reply_seconds:g}",
-        "pieces, one a second; a chat started before the time is up is read to its end. The",
-        "load generator is bench/streams.py (aiohttp, one process on the same machine).",
-        "chats/s = chats read to `done` / the time until the last one ended; added = median",
-        f"/ {reply_seconds:g} s - 1. Errors: a status other than 200, an `error` event, a broken",
-        "or timed-out connection, a stream with no `done` or with pieces missing.",
-        "",
-        "- *ours*: this project under `make serve`'s configuration (config/gunicorn.py,",
-        "  WEB_CONCURRENCY unset, access log off), AI_PROVIDER=openai on the fake model.",
-        "- *floor*: ../shared/bench/limit_streams.py under uvicorn, 2 workers, relaying",
-        "  the same model's stream with aiohttp: no authentication, database or billing.",
-        "  It has no database, so it runs once per client count and is shown in each table.",
-        "- *gthread*: this project as `make serve` served it before ASGI: gunicorn's",
-        "  gthread worker, 5 workers x 128 threads, 160 connections each (config/wsgi.py),",
-        "  every chat holding a thread; under WSGI the events arrive together at the end.",
-        "",
-        "Server RSS is summed over the server's processes (master and workers), sampled",
-        "every second: at the start, at its peak and after the last chat. CPU is their",
-        "user + system seconds over the run.",
-        "",
-    ]
-    floor = [r for r in streams if r.app == "floor"]
-    for database in dict.fromkeys(r.database for r in streams if r.app != "floor"):
-        lines += [
-            f"### {_title(database)}",
-            "",
-            "| Clients | Server (processes) | chats done | chats/s | median s (added) | p95 s "
-            "| p99 s | errors | RSS MiB start / peak / after | CPU s |",
-            "| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
-        ]
-        mine = [r for r in streams if r.database == database]
-        for clients in dict.fromkeys(r.clients for r in [*mine, *floor]):
-            for app in ("ours", "floor", "gthread"):
-                for run in (r for r in [*mine, *floor] if (r.app, r.clients) == (app, clients)):
-                    lines.append(_stream_row(run, reply_seconds))
-        lines.append("")
-    return lines
-
-
-def _stream_row(run: Any, reply_seconds: float) -> str:
-    errors = f"{run.error_count:,}"
-    if run.errors:
-        kinds = sorted(run.errors.items(), key=lambda kind: -kind[1])
-        errors += " (" + "; ".join(f"{kind}: {n:,}" for kind, n in kinds) + ")"
-    mib = [f"{b / 2**20:,.0f}" for b in (run.rss_start, run.rss_peak, run.rss_end)]
-    return (
-        f"| {run.clients:,} | {run.app} ({run.processes}) | {run.done:,} "
-        f"| {run.chats_per_second:,.1f} | {run.p50:.1f} ({run.p50 / reply_seconds - 1:+.1%}) "
-        f"| {run.p95:.1f} | {run.p99:.1f} "
-        f"| {errors} | {' / '.join(mib)} | {run.cpu_seconds:,.0f} |"
-    )
 
 
 def _targets(
@@ -300,21 +170,21 @@ def _targets(
             worst = min(ratios)
             shown = ", ".join(f"{r:.2f}" for r in ratios)
             rows.append(
-                f"| `{endpoint}` throughput >= {RATIO_TARGET} x bare | {_title(database)} "
+                f"| `{endpoint}` throughput >= {RATIO_TARGET} x bare | {title(database)} "
                 f"| {shown} (16, 64 connections) | {_met(worst >= RATIO_TARGET)} |"
             )
         ours = _find(runs, database, "ours", "POST /api/v1/chat/", 16)
         bare = _find(runs, database, "bare", "POST /api/v1/chat/", 16)
         p99 = ours.p99_ms / bare.p99_ms
         rows.append(
-            f"| chat p99 at 16 connections <= {P99_TARGET} x bare | {_title(database)} "
+            f"| chat p99 at 16 connections <= {P99_TARGET} x bare | {title(database)} "
             f"| {ours.p99_ms:.1f} ms vs {bare.p99_ms:.1f} ms = {p99:.2f} x "
             f"| {_met(p99 <= P99_TARGET)} |"
         )
         small, large = history[database][1_000], history[database][1_000_000]
         growth = large.p50_ms / small.p50_ms
         rows.append(
-            f"| history page at 1M <= {HISTORY_TARGET} x at 1k (p50) | {_title(database)} "
+            f"| history page at 1M <= {HISTORY_TARGET} x at 1k (p50) | {title(database)} "
             f"| {large.p50_ms:.2f} ms vs {small.p50_ms:.2f} ms = {growth:.2f} x "
             f"| {_met(growth <= HISTORY_TARGET)} |"
         )
@@ -338,7 +208,7 @@ def _slow_targets(slow: dict[str, list[Any]], slow_reply_ms: float) -> list[str]
         errors = run.non_2xx + run.socket_errors
         rows.append(
             f"| {run.connections} chats at once, AI taking {slow_reply_ms / 1000:g} s: no errors, "
-            f"median + <= {SLOW_ADDED_TARGET:.0%} | {_title(database)} "
+            f"median + <= {SLOW_ADDED_TARGET:.0%} | {title(database)} "
             f"| {errors} errors, p50 {run.p50_ms:,.0f} ms (+{added:.1%}) "
             f"| {_met(errors == 0 and added <= SLOW_ADDED_TARGET)} |"
         )
@@ -375,7 +245,7 @@ def _chart(runs: list[Any], path: Path) -> None:
 
     compared = [r for r in runs if r.app == "ours" and not r.endpoint.endswith("chats/")]
     labels = [
-        f"{_title(r.database)}\n{r.endpoint.split()[1].strip('/').split('/')[-1]} c={r.connections}"
+        f"{title(r.database)}\n{r.endpoint.split()[1].strip('/').split('/')[-1]} c={r.connections}"
         for r in compared
     ]
     ours = [r.rps for r in compared]
@@ -388,7 +258,7 @@ def _chart(runs: list[Any], path: Path) -> None:
         axes.annotate(f"{o / b:.2f}x", (p + 0.2, o), ha="center", va="bottom", fontsize=8)
     axes.set_xticks(list(positions), labels, fontsize=8)
     axes.set_ylabel("requests per second")
-    axes.set_title("Throughput: this API vs the bare reference app (same server settings)")
+    axes.settitle("Throughput: this API vs the bare reference app (same server settings)")
     axes.legend()
     figure.tight_layout()
     figure.savefig(path)
@@ -418,7 +288,3 @@ def _ratio(runs: list[Any], database: str, endpoint: str, connections: int) -> f
 
 def _met(ok: bool) -> str:
     return "yes" if ok else "**no**"
-
-
-def _title(database: str) -> str:
-    return {"sqlite": "SQLite", "postgres": "PostgreSQL"}[database]

@@ -11,17 +11,22 @@ three scenarios, then checks the billing:
   per reply (tests/fake_openai.py), under `make serve`'s own defaults.
 - streams: held streams. Clients loop streamed chats (bench/streams.py)
   against a model that streams 20 pieces over 20 s, at 500, 1,200 and 3,000
-  clients at once: our app under `make serve`'s defaults, and as it was
-  served before ASGI (gunicorn gthread, 5 workers x 128 threads); and, once
-  per client count (it has no database), the floor:
-  ../shared/bench/limit_streams.py under uvicorn, 2 workers.
+  clients at once: our app under `make serve`'s defaults on `/api/v1/chat/`
+  (access tokens) and on `/v1/chat/completions` (OpenAI's format, an API key
+  per user), and as it was served before ASGI (gunicorn gthread, 5 workers x
+  128 threads, `/api/v1/chat/`); and, once per client count (it has no
+  database), the floor: ../shared/bench/limit_streams.py under uvicorn, 2
+  workers. --stream-paths api or v1 runs ours on one endpoint only (v1 alone
+  also leaves out the gthread runs).
 
 Then it writes docs/benchmarks.md, with a chart when wrk ran. A missed target
-of issue 11 (held streams) is written in the report; errors in the wrk runs,
-and billing that does not add up, also fail the run.
+of issue 11 (held streams, on either endpoint) is written in the report;
+errors in the wrk runs, and billing that does not add up, also fail the run.
+The wrk scenarios are bench/wrk.py; the held streams, bench/held_streams.py.
 
 usage: python -m bench.run [--seconds 10] [--workers 2] [--threads 1]
            [--only wrk,slow,streams] [--stream-clients 500,1200,3000] [--stream-seconds 60]
+           [--stream-paths api,v1]
 """
 
 import argparse
@@ -29,7 +34,6 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -39,6 +43,7 @@ from typing import Any
 
 from bench.held_streams import (
     STREAM_CLIENTS,
+    STREAM_PATHS,
     STREAM_PIECE_SECONDS,
     STREAM_PIECES,
     StreamRun,
@@ -49,48 +54,22 @@ from bench.processes import (
     BALANCE,
     POSTGRES_URL,
     ROOT,
-    SERVE,
     SHARED_BENCH,
-    Server,
+    USERS,
     drop_postgres,
-    free_port,
-    json_result,
     postgres_admin,
     postgres_up,
     postgres_url,
     run_python,
 )
-from bench.report import stream_targets
-from tests.server import UNTHROTTLED
+from bench.report_streams import stream_targets
+from bench.wrk import SLOW_REPLY_SECONDS, Run, slow_chats, throughput
 
-LUA = Path(__file__).with_name("load.lua")
 DOCS = ROOT / "docs"
-USERS = 300
 COST = 100
-CONCURRENCY = (16, 64)
 SECRET = "bench-only-secret-key-not-for-any-deployment-0123456789"
 BENCH_DB = "bench_chat_api"
-CHAT_BODY = '{"message": "How fast is this?"}'
-# The target is at 500; the smaller counts show where the time starts to grow.
-SLOW_CONNECTIONS = (100, 250, 500)
-SLOW_REPLY_SECONDS = 2.0
 SCENARIOS = ("wrk", "slow", "streams")
-
-
-@dataclass
-class Run:
-    database: str
-    app: str  # "ours" or "bare"
-    endpoint: str
-    connections: int
-    rps: float
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
-    requests: int
-    non_2xx: int
-    socket_errors: int
-    warmup_requests: int  # answered during the warm-up, not measured
 
 
 @dataclass
@@ -126,6 +105,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--stream-seconds", type=int, default=60, help="held streams: how long clients loop"
+    )
+    parser.add_argument(
+        "--stream-paths",
+        type=_stream_paths,
+        default=tuple(STREAM_PATHS),
+        help="held streams: our endpoints, comma-separated, of api (/api/v1/chat/, and the "
+        "gthread comparison) and v1 (/v1/chat/completions) (default: both)",
     )
     args = parser.parse_args()
     if {"wrk", "slow"} & set(args.only) and not shutil.which("wrk"):
@@ -169,6 +155,13 @@ def _scenarios(text: str) -> tuple[str, ...]:
     return chosen
 
 
+def _stream_paths(text: str) -> tuple[str, ...]:
+    chosen = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not chosen or set(chosen) - set(STREAM_PATHS):
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(STREAM_PATHS)}")
+    return tuple(dict.fromkeys(chosen))
+
+
 def _counts(text: str) -> tuple[int, ...]:
     try:
         counts = tuple(int(part) for part in text.split(","))
@@ -185,24 +178,27 @@ def bench_database(database: str, work: Path, args: argparse.Namespace) -> Datab
     run_python("manage.py", "migrate", "--no-input", "-v0", env=ours_env)
     # As `make serve`: with DEBUG off and no REDIS_URL, the cache is this table.
     run_python("manage.py", "createcachetable", env=ours_env)
-    tokens, history_tokens = work / "tokens", work / "history-tokens"
+    tokens, keys, history_tokens = work / "tokens", work / "keys", work / "history-tokens"
+    seed = [str(USERS), str(BALANCE), str(tokens)]
+    if "streams" in args.only and "v1" in args.stream_paths:
+        seed += ["--keys", str(keys)]
     if "wrk" in args.only:
         print("seeding (1,000,000 stored exchanges take a while)")
-        seed = [str(USERS), str(BALANCE), str(tokens), str(history_tokens)]
+        seed += ["--history", str(history_tokens)]
     else:
         print("seeding")
-        seed = [str(USERS), str(BALANCE), str(tokens)]
     run_python("-m", "bench.seed", *seed, env=ours_env)
     result = DatabaseResult()
     if "wrk" in args.only:
-        result.runs, result.history = _throughput(
+        result.runs, result.history = throughput(
             database, work, ours_env, tokens, history_tokens, args
         )
     if "slow" in args.only:
-        result.slow = _slow_chats(database, ours_env, tokens, args.seconds * 2)
+        result.slow = slow_chats(database, ours_env, tokens, args.seconds * 2)
     done_ids = work / "stream-done-ids"
     if "streams" in args.only:
-        result.streams = held_streams(database, ours_env, tokens, done_ids, args)
+        credentials = {"api": tokens, "v1": keys}
+        result.streams = held_streams(database, ours_env, credentials, done_ids, args)
     check = [str(BALANCE), *([str(done_ids)] if result.streams else [])]
     billing = json.loads(run_python("-m", "bench.check", *check, env=ours_env))
     chats = [
@@ -224,163 +220,6 @@ def bench_database(database: str, work: Path, args: argparse.Namespace) -> Datab
     return result
 
 
-def _throughput(
-    database: str,
-    work: Path,
-    ours_env: dict[str, str],
-    tokens: Path,
-    history_tokens: Path,
-    args: argparse.Namespace,
-) -> tuple[list[Run], dict[int, Run]]:
-    """wrk against our app and the bare reference app, and the history page."""
-    bare_env, bare_tokens = _bare_setup(database, work)
-    runs: list[Run] = []
-    ours_port, bare_port = free_port(), free_port()
-    ours_cmd = [sys.executable, *SERVE]
-    server_env = {
-        **ours_env,
-        "BIND": f"127.0.0.1:{ours_port}",
-        "WEB_CONCURRENCY": str(args.workers),
-        "SYNC_THREADS": str(args.threads),
-        "ACCESS_LOG": "",
-        # wrk measures the app, not the rate limits (the chat limit is per user).
-        **UNTHROTTLED,
-    }
-    bare_cmd = [
-        sys.executable, "-m", "gunicorn", "--chdir", str(SHARED_BENCH),
-        "--bind", f"127.0.0.1:{bare_port}",
-        "--workers", str(args.workers), "--threads", str(args.threads),
-        "limit_app:app",
-    ]  # fmt: skip
-    with (
-        Server(ours_cmd, server_env, ours_port, "/healthz/"),
-        Server(bare_cmd, bare_env, bare_port, None),
-    ):
-        ours = f"http://127.0.0.1:{ours_port}"
-        bare = f"http://127.0.0.1:{bare_port}"
-        # First, while the database holds only the seeded history.
-        history = _history(database, ours, history_tokens, args.seconds)
-        for connections in CONCURRENCY:
-            for endpoint, method, body, bare_path in (
-                ("GET /api/v1/balance/", "GET", None, "/balance"),
-                ("POST /api/v1/chat/", "POST", CHAT_BODY, "/chat"),
-                ("GET /api/v1/chats/", "GET", None, None),
-            ):
-                path = endpoint.split()[1]
-                runs.append(
-                    _wrk(database, "ours", endpoint, ours + path, tokens, method, body,
-                         connections, args.seconds)
-                )  # fmt: skip
-                if bare_path:
-                    runs.append(
-                        _wrk(database, "bare", endpoint, bare + bare_path, bare_tokens, method,
-                             body, connections, args.seconds)
-                    )  # fmt: skip
-    return runs, history
-
-
-def _slow_chats(database: str, ours_env: dict[str, str], tokens: Path, seconds: int) -> list[Run]:
-    """Up to 500 chats at once, each waiting 2 s on the model, under `make serve`'s defaults."""
-    provider_port, ours_port = free_port(), free_port()
-    provider_cmd = [
-        sys.executable, "-m", "tests.fake_openai",
-        "--port", str(provider_port), "--delay", str(SLOW_REPLY_SECONDS),
-    ]  # fmt: skip
-    server_env = {
-        key: value
-        for key, value in ours_env.items()
-        if key not in {"WEB_CONCURRENCY", "SYNC_THREADS"}
-    }
-    server_env |= {
-        "BIND": f"127.0.0.1:{ours_port}",
-        "ACCESS_LOG": "",
-        "AI_PROVIDER": "openai",
-        "AI_BASE_URL": f"http://127.0.0.1:{provider_port}/v1",
-        "AI_API_KEY": "bench",
-        "AI_MODEL": "bench",
-    }
-    ours_cmd = [sys.executable, *SERVE]
-    with (
-        Server(provider_cmd, ours_env, provider_port, None),
-        Server(ours_cmd, server_env, ours_port, "/healthz/"),
-    ):
-        url = f"http://127.0.0.1:{ours_port}/api/v1/chat/"
-        endpoint = "POST /api/v1/chat/ (AI takes 2 s)"
-        return [
-            _wrk(
-                database,
-                "ours",
-                endpoint,
-                url,
-                tokens,
-                "POST",
-                CHAT_BODY,
-                connections,
-                seconds,
-                timeout_seconds=30,
-            )
-            for connections in SLOW_CONNECTIONS
-        ]
-
-
-def _history(database: str, base: str, tokens_file: Path, seconds: int) -> dict[int, Run]:
-    """The first page of /chats/ for a user with 1,000 and one with 1,000,000 exchanges."""
-    results = {}
-    lines = tokens_file.read_text().split()
-    for size, token in zip((1_000, 1_000_000), lines, strict=True):
-        single = tokens_file.with_name(f"history-{size}")
-        single.write_text(token + "\n")
-        results[size] = _wrk(
-            database, "ours", f"history {size:,}", base + "/api/v1/chats/", single, "GET",
-            None, 16, seconds,
-        )  # fmt: skip
-    return results
-
-
-def _wrk(
-    database: str,
-    app: str,
-    endpoint: str,
-    url: str,
-    tokens: Path,
-    method: str,
-    body: str | None,
-    connections: int,
-    seconds: int,
-    timeout_seconds: int = 2,
-) -> Run:
-    env = {**os.environ, "TOKENS": str(tokens), "METHOD": method, "BODY": body or ""}
-    if not body:
-        env.pop("BODY")
-    command = [
-        "wrk", "-t2", f"-c{connections}", f"--timeout={timeout_seconds}s", "--latency",
-        "-s", str(LUA), url,
-    ]  # fmt: skip
-    # A short warm-up first: imports, connections and caches settle.
-    warmup = json_result([*command[:-1], "-d2s", url], env)
-    data = json_result([*command[:-1], f"-d{seconds}s", url], env)
-    run = Run(
-        database=database,
-        app=app,
-        endpoint=endpoint,
-        connections=connections,
-        rps=data["requests"] / (data["duration_us"] / 1e6),
-        p50_ms=data["p50_us"] / 1000,
-        p95_ms=data["p95_us"] / 1000,
-        p99_ms=data["p99_us"] / 1000,
-        requests=data["requests"],
-        non_2xx=data["non_2xx"] + warmup["non_2xx"],
-        socket_errors=data["socket_errors"] + warmup["socket_errors"],
-        warmup_requests=warmup["requests"],
-    )
-    print(
-        f"{database:8} {app:4} {endpoint:24} c={connections:<3} {run.rps:8.0f} req/s"
-        f"  p50 {run.p50_ms:6.1f}  p95 {run.p95_ms:6.1f}  p99 {run.p99_ms:6.1f} ms"
-        f"  non-2xx {run.non_2xx}"
-    )
-    return run
-
-
 TARGET_MISSED = "target missed: "
 
 
@@ -396,28 +235,46 @@ def problems(
         if r.non_2xx or r.socket_errors
     ]
     for database, b in billing.items():
-        # A failed chat is refunded: its charge stays, a refund follows, its exchange goes.
-        kept = b["tokens_charged"] - b["tokens_refunded"]
-        if not (kept == b["tokens_spent"] == COST * b["exchanges"]):
-            found.append(f"{database}: billing mismatch {b}")
-        # wrk counts the 201s it read; requests in flight when a run's time is
-        # up (at most one per connection) were answered and charged unread.
-        if not 0 <= b["exchanges"] - b["successful_chats"] <= b["in_flight_at_most"]:
-            found.append(f"{database}: charges and answered chats disagree {b}")
-        if b["charges"] - b["refunds"] != b["exchanges"] or not b["ledgers_match"]:
-            found.append(f"{database}: ledger mismatch {b}")
-        if b["exchanges_pending"]:
-            found.append(f"{database}: {b['exchanges_pending']} reservations left pending {b}")
-        if b.get("streamed_done_charged_once", 0) != b.get("streamed_done", 0):
-            found.append(
-                f"{database}: of {b['streamed_done']} streamed chats that ended in `done`, "
-                f"{b['streamed_done_charged_once']} are stored complete and charged once"
-            )
+        found += [f"{database}: {problem} {b}" for problem in billing_problems(b)]
     found += [
         f"{TARGET_MISSED}{t.target} ({t.database}): {t.measured}"
         for t in stream_targets(streams, STREAM_PIECES * STREAM_PIECE_SECONDS)
         if t.met is False
     ]
+    return found
+
+
+def billing_problems(b: dict[str, Any]) -> list[str]:
+    """What does not add up in bench.check's figures for one database (with
+    run.py's count of the chats answered and of those that may be unread)."""
+    found = []
+    # A failed chat is refunded: its charge stays, a `refund` follows, its
+    # exchange goes. A kept chat under per-token pricing may get part of its
+    # charge back (`usage_refund`); its exchange stays, costing the rest.
+    kept = b["tokens_charged"] - b["tokens_refunded"] - b["tokens_usage_refunded"]
+    if not kept == b["tokens_spent"] == b["exchanges_cost"]:
+        found.append("billing mismatch:")
+    if b["pricing"] == "flat" and (
+        b["usage_refunds"] or b["exchanges_cost"] != COST * b["exchanges"]
+    ):
+        found.append(f"billing mismatch: flat pricing, yet not {COST} a chat with no usage refund:")
+    # wrk counts the 201s it read; requests in flight when a run's time is
+    # up (at most one per connection) were answered and charged unread.
+    if not 0 <= b["exchanges"] - b["successful_chats"] <= b["in_flight_at_most"]:
+        found.append("charges and answered chats disagree:")
+    if (
+        b["charges"] - b["refunds"] != b["exchanges"]
+        or b["usage_refunds"] > b["exchanges"]
+        or not b["ledgers_match"]
+    ):
+        found.append("ledger mismatch:")
+    if b["exchanges_pending"]:
+        found.append(f"{b['exchanges_pending']} reservations left pending:")
+    if b.get("streamed_done_charged_once", 0) != b.get("streamed_done", 0):
+        found.append(
+            f"of {b['streamed_done']} streamed chats done, "
+            f"{b['streamed_done_charged_once']} are stored complete and charged once:"
+        )
     return found
 
 
@@ -443,20 +300,6 @@ def _ours_env(database: str, work: Path) -> dict[str, str]:
         "CHAT_MESSAGE_COST": str(COST),
         "PYTHONPATH": str(ROOT),
     }
-
-
-def _bare_setup(database: str, work: Path) -> tuple[dict[str, str], Path]:
-    env = {**os.environ, "LIMIT_DB": database, "LIMIT_SQLITE_PATH": str(work / "bare.sqlite3")}
-    if database == "postgres":
-        drop_postgres("bench_limit_app")
-        postgres_admin('CREATE DATABASE "bench_limit_app"')
-        env["LIMIT_PG_DSN"] = postgres_url("bench_limit_app")
-    tokens = work / "bare-tokens"
-    subprocess.run(
-        [sys.executable, "limit_setup.py", str(USERS), str(BALANCE), str(tokens)],
-        cwd=SHARED_BENCH, env=env, check=True, capture_output=True,
-    )  # fmt: skip
-    return env, tokens
 
 
 # --- The report ---------------------------------------------------------------
@@ -492,7 +335,8 @@ def write_report(
     if "streams" in args.only:
         setup["held streams"] = (
             f"{', '.join(f'{c:,}' for c in args.stream_clients)} clients at once, "
-            f"looping for {args.stream_seconds} s, bench/streams.py on the same machine"
+            f"looping for {args.stream_seconds} s, bench/streams.py on the same machine; "
+            f"ours on {', '.join(f'`{STREAM_PATHS[path]}`' for path in args.stream_paths)}"
         )
     chart = DOCS / "benchmarks.png"
     text = render(

@@ -1,14 +1,15 @@
 """Seed a benchmark database (run by bench/run.py, inside Django).
 
-usage: python -m bench.seed USERS BALANCE TOKENS_FILE [HISTORY_TOKENS_FILE]
+usage: python -m bench.seed USERS BALANCE TOKENS_FILE [--history FILE] [--keys FILE]
 
 Creates USERS users holding BALANCE tokens (each with its ledger row) and
-writes their access tokens, one per line; then, given HISTORY_TOKENS_FILE,
-two history users with 1,000 and 1,000,000 stored exchanges, whose tokens go
-there.
+writes their access tokens, one per line; given --keys, an API key for each
+of them (users.keys, as POST /api/v1/keys/ makes it), in the same order;
+given --history, two history users with 1,000 and 1,000,000 stored
+exchanges, whose tokens go there.
 """
 
-import sys
+import argparse
 
 import django
 
@@ -17,6 +18,7 @@ django.setup()
 from django.db import connection, transaction  # noqa: E402
 
 from conversations.models import Conversation, Exchange  # noqa: E402
+from users.keys import key_create  # noqa: E402
 from users.ledger import tokens_adjust  # noqa: E402
 from users.models import TokenTransaction, User  # noqa: E402
 from users.tokens import SessionAccessToken  # noqa: E402
@@ -24,8 +26,8 @@ from users.tokens import SessionAccessToken  # noqa: E402
 HISTORY_SIZES = (1_000, 1_000_000)
 
 
-def seed_users(count: int, balance: int) -> list[str]:
-    tokens = []
+def seed_users(count: int, balance: int) -> list[User]:
+    users = []
     for i in range(count):
         user = User(username=f"bench{i}")
         user.set_unusable_password()
@@ -34,8 +36,8 @@ def seed_users(count: int, balance: int) -> list[str]:
             tokens_adjust(
                 user=user, amount=balance, kind=TokenTransaction.Kind.ADMIN_ADJUSTMENT, note="bench"
             )
-        tokens.append(str(SessionAccessToken.for_user(user)))
-    return tokens
+        users.append(user)
+    return users
 
 
 def seed_history(size: int) -> str:
@@ -88,16 +90,29 @@ def seed_history(size: int) -> str:
     return str(SessionAccessToken.for_user(user))
 
 
-def main(count: int, balance: int, tokens_file: str, history_file: str | None) -> None:
-    with open(tokens_file, "w") as out:
-        out.write("\n".join(seed_users(count, balance)) + "\n")
-    if history_file is None:
-        return
-    with open(history_file, "w") as out:
-        out.write("\n".join(seed_history(size) for size in HISTORY_SIZES) + "\n")
+def main(args: argparse.Namespace) -> None:
+    users = seed_users(args.users, args.balance)
+    _write(args.tokens_file, [str(SessionAccessToken.for_user(user)) for user in users])
+    if args.keys:
+        _write(args.keys, [key_create(user=user, name="bench").secret for user in users])
+    if args.history:
+        _write(args.history, [seed_history(size) for size in HISTORY_SIZES])
+
+
+def _write(path: str, lines: list[str]) -> None:
+    with open(path, "w") as out:
+        out.write("\n".join(lines) + "\n")
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("users", type=int)
+    parser.add_argument("balance", type=int)
+    parser.add_argument("tokens_file", help="the users' access tokens go here, one a line")
+    parser.add_argument("--keys", help="an API key per user goes here, one a line")
+    parser.add_argument("--history", help="the history users' access tokens go here")
+    return parser.parse_args()
 
 
 if __name__ == "__main__":
-    main(
-        int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else None
-    )
+    main(parse())

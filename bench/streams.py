@@ -1,21 +1,29 @@
 """Held streams: clients looping streamed chats (run by bench/run.py, as a process of its own).
 
-usage: python -m bench.streams URL TOKENS_FILE --clients N --seconds S
-           [--pieces 20] [--timeout 180] [--ids FILE]
+usage: python -m bench.streams URL CREDENTIALS_FILE --clients N --seconds S
+           [--format api|v1] [--model bench] [--pieces 20] [--timeout 180] [--ids FILE]
 
-N clients start at once. Each sends `POST URL {"message": ..., "stream": true}`
-with the next token of TOKENS_FILE (round-robin), reads the server-sent events
-to `done`, and sends the next chat, until S seconds have passed; a chat
-started before then is read to its end (or to --timeout). One event loop
-holds every client, on one aiohttp session with no connection limit.
+N clients start at once. Each sends a streamed chat to URL with the next
+credential of CREDENTIALS_FILE (round-robin) as its bearer token, reads the
+stream to the end of the answer, and sends the next chat, until S seconds
+have passed; a chat started before then is read to its end (or to
+--timeout). One event loop holds every client, on one aiohttp session with
+no connection limit. The format:
+
+- api (`/api/v1/chat/`, access tokens): `{"message": ..., "stream": true}`,
+  our server-sent events, read to `done`.
+- v1 (`/v1/chat/completions`, API keys): OpenAI's request with --model, its
+  `chat.completion.chunk` stream, read to the chunk with a finish_reason and
+  then `data: [DONE]` (bench/openai_stream.py).
 
 Prints one JSON object: chats started and done, the wall time from the first
-request to the last answer, the latency of every chat that ended in `done`
-(median, p95, p99, max, in seconds), and the errors by kind: an HTTP status
-other than 200, an `error` event, a broken or timed-out connection, a stream
-that ended without `done`, or a `done` after a number of `delta` events other
-than --pieces. With --ids, the exchange id of every `done` (when the server
-sends one) goes to FILE, one a line, for the billing check.
+request to the last answer, the latency of every chat that was done (median,
+p95, p99, max, in seconds), and the errors by kind: an HTTP status other than
+200, an error the stream sent (an `error` event; an `error` chunk), a broken
+or timed-out connection, a stream that ended before its answer was complete,
+or an answer with a number of pieces other than --pieces. With --ids, the
+exchange id of every chat done (when the server sends one) goes to FILE, one
+a line, for the billing check.
 """
 
 import argparse
@@ -31,6 +39,8 @@ from typing import Any
 
 import aiohttp
 import uvloop
+
+from bench.openai_stream import ChunkReader, StreamError, completion_request
 
 # 18 words: a model that repeats the message ("You said: ...") answers in 20 pieces.
 MESSAGE = " ".join(f"w{i}" for i in range(1, 19))
@@ -96,18 +106,22 @@ async def _client(
         token = tokens[turn % len(tokens)]
         turn += step
         results.started += 1
-        if not await _chat(session, url, token, args.pieces, results):
+        if not await _chat(session, url, token, args, results):
             await asyncio.sleep(ERROR_PAUSE_SECONDS)
 
 
 async def _chat(
-    session: aiohttp.ClientSession, url: str, token: str, pieces: int, results: Results
+    session: aiohttp.ClientSession, url: str, token: str, args: argparse.Namespace, results: Results
 ) -> bool:
-    """One streamed chat, read to its end; whether it ended in `done`."""
+    """One streamed chat, read to its end; whether its answer was complete."""
     start = time.monotonic()
-    body = {"message": MESSAGE, "stream": True}
+    reader: EventReader | ChunkReader
+    if args.format == "v1":
+        body, reader = completion_request(MESSAGE, args.model), ChunkReader()
+    else:
+        body, reader = {"message": MESSAGE, "stream": True}, EventReader()
     headers = {"Authorization": f"Bearer {token}"}
-    event, deltas, done = "", 0, False
+    done = False
     try:
         async with session.post(url, json=body, headers=headers) as response:
             if response.status != 200:
@@ -115,27 +129,20 @@ async def _chat(
                 results.errors[f"HTTP {response.status}"] += 1
                 return False
             async for raw in response.content:
-                line = raw.rstrip(b"\r\n")
-                if line.startswith(b"event: "):
-                    event = line[7:].decode()
-                elif not line.startswith(b"data: ") or done:
+                # Once the answer is complete the time is taken, and the rest
+                # of the body (its end) is read so the connection is reused.
+                if done or not reader.feed(raw.rstrip(b"\r\n")):
                     continue
-                elif event == "delta":
-                    deltas += 1
-                elif event == "error":
-                    results.errors[f"error event ({_error_code(line[6:])})"] += 1
-                    return False
-                elif event == "done":
-                    # The answer is complete: the time is taken here, and the
-                    # rest of the body (its end) is read so the connection is reused.
-                    done = True
-                    results.last_answer = time.monotonic()
-                    results.latencies.append(results.last_answer - start)
-                    answer = json.loads(line[6:])
-                    if isinstance(answer, dict) and "id" in answer:
-                        results.ids.append(str(answer["id"]))
-                    if deltas != pieces:
-                        results.errors[f"done after {deltas} pieces, not {pieces}"] += 1
+                done = True
+                results.last_answer = time.monotonic()
+                results.latencies.append(results.last_answer - start)
+                if reader.answer_id:
+                    results.ids.append(reader.answer_id)
+                if reader.pieces != args.pieces:
+                    results.errors[f"done after {reader.pieces} pieces, not {args.pieces}"] += 1
+    except StreamError as error:
+        results.errors[str(error)] += 1
+        return False
     except TimeoutError:
         results.errors["timed out" if not done else "end of body timed out"] += 1
         return done
@@ -143,8 +150,40 @@ async def _chat(
         results.errors[f"broken connection ({type(error).__name__})"] += 1
         return done
     if not done:
-        results.errors["stream ended without done"] += 1
+        results.errors[reader.unfinished()] += 1
     return done
+
+
+class EventReader:
+    """Reads our own `/api/v1/chat/` event stream a line at a time: `delta`
+    events, then `done` (the answer) or `error` (StreamError)."""
+
+    def __init__(self) -> None:
+        self.pieces = 0
+        self.answer_id: str | None = None
+        self._event = ""
+
+    def feed(self, line: bytes) -> bool:
+        """Take one line of the body (its line break removed); True when it
+        completes the answer."""
+        if line.startswith(b"event: "):
+            self._event = line[7:].decode()
+            return False
+        if not line.startswith(b"data: "):
+            return False
+        if self._event == "delta":
+            self.pieces += 1
+        elif self._event == "error":
+            raise StreamError(f"error event ({_error_code(line[6:])})")
+        elif self._event == "done":
+            answer = json.loads(line[6:])
+            if isinstance(answer, dict) and "id" in answer:
+                self.answer_id = str(answer["id"])
+            return True
+        return False
+
+    def unfinished(self) -> str:
+        return "stream ended without done"
 
 
 def _error_code(data: bytes) -> str:
@@ -164,12 +203,14 @@ def _percentile(ordered: list[float], share: float) -> float:
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url", help="the chat endpoint, e.g. http://127.0.0.1:8000/api/v1/chat/")
-    parser.add_argument("tokens", help="a file of access tokens, one a line")
+    parser.add_argument("tokens", help="a file of access tokens (api) or API keys (v1), one a line")
+    parser.add_argument("--format", choices=("api", "v1"), default="api", help="see above")
+    parser.add_argument("--model", default="bench", help="v1: the model asked for")
     parser.add_argument("--clients", type=int, required=True, help="clients at once")
     parser.add_argument("--seconds", type=float, required=True, help="start chats for this long")
-    parser.add_argument("--pieces", type=int, default=20, help="delta events a reply should have")
+    parser.add_argument("--pieces", type=int, default=20, help="pieces a reply should have")
     parser.add_argument("--timeout", type=float, default=180, help="the longest a chat may take")
-    parser.add_argument("--ids", help="write the exchange id of every done chat here")
+    parser.add_argument("--ids", help="write the exchange id of every chat done here")
     return parser.parse_args(argv)
 
 
