@@ -13,6 +13,10 @@ POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/chat_api
 # CI=true (CI must not pass a change that never ran on PostgreSQL).
 NO_POSTGRES = echo "*** PostgreSQL $(1) SKIPPED: no server at $(POSTGRES_URL)."; \
 	if [ "$$CI" = true ]; then echo "*** CI=true: a PostgreSQL leg cannot be skipped."; exit 1; fi
+# The suite runs in one process per core (pytest-xdist), each test file whole
+# in one of them: most of its time is spent waiting on real servers, and the
+# tests of one file share what they set up (a Redis database, a live server).
+PARALLEL ?= --numprocesses=auto --dist=loadfile
 # `make serve` locally: production settings over plain HTTP on loopback. A
 # real deployment sets these (and SECRET_KEY) in its environment.
 SERVE_ENV := DEBUG=0 \
@@ -138,14 +142,14 @@ schema: install ## Regenerate schema.yml from the code
 
 .PHONY: pytest
 pytest: install ## The test suite on SQLite, with coverage (fails under 90%)
-	DATABASE_URL= $(PY) -m pytest --cov --cov-report=term
+	DATABASE_URL= $(PY) -m pytest $(PARALLEL) --cov --cov-report=term
 
 # The browser tests run once, in the SQLite leg: they test pages and the web
 # client, which the database under the server does not change.
 .PHONY: test-postgres
 test-postgres: install ## The test suite on PostgreSQL at POSTGRES_URL (browser tests aside)
 	DATABASE_URL=$(POSTGRES_URL) $(PY) -m pytest -m "not fuzz and not clients and not cluster and not browser" \
-		--cov --cov-report=term
+		$(PARALLEL) --cov --cov-report=term
 
 # Runs the PostgreSQL leg when a server answers at POSTGRES_URL, and says so
 # plainly when it does not (under CI=true, by failing).

@@ -6,17 +6,21 @@ The server runs with a database of its own, on the engine the suite runs on
 the test talks to it only over HTTP, like a client would.
 """
 
+import atexit
+import functools
 import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
@@ -179,27 +183,85 @@ def free_port() -> int:
 
 @contextmanager
 def _server_database(tmp_path: Path) -> Iterator[str]:
-    """A new, empty database for the server; yields its URL."""
+    """A new database for the server, migrated and with the cache table (as
+    `make serve` leaves it), copied from a template; yields its URL."""
     database = settings.DATABASES["default"]
     if database["ENGINE"] != "django.db.backends.postgresql":
-        yield f"sqlite:///{tmp_path / 'live.sqlite3'}"
+        path = tmp_path / "live.sqlite3"
+        # The backup API copies a database in WAL mode whole, -wal file or not.
+        with (
+            closing(sqlite3.connect(_sqlite_template())) as template,
+            closing(sqlite3.connect(path)) as copy,
+        ):
+            template.backup(copy)
+        yield f"sqlite:///{path}"
         return
     name = f"live_{os.getpid()}_{time.monotonic_ns()}"
-    server = {
+    with _postgres_admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_postgres_template()}"')
+    try:
+        yield _postgres_url(name)
+    finally:
+        with _postgres_admin() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# Migrating a new database takes seconds (two processes that each load
+# Django): each test process does it once, into a template every live server
+# then copies.
+
+
+@functools.cache
+def _sqlite_template() -> Path:
+    path = Path(tempfile.mkdtemp(prefix="live-template-")) / "template.sqlite3"
+    _migrate(f"sqlite:///{path}")
+    atexit.register(shutil.rmtree, path.parent, ignore_errors=True)
+    return path
+
+
+@functools.cache
+def _postgres_template() -> str:
+    name = f"live_template_{os.getpid()}"
+    with _postgres_admin() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    atexit.register(_postgres_drop, name)
+    _migrate(_postgres_url(name))
+    return name
+
+
+def _postgres_drop(name: str) -> None:
+    with _postgres_admin() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _migrate(database_url: str) -> None:
+    environment = server_env(database_url=database_url, port=0, static_root=Path(os.devnull))
+    for command in (["migrate", "--no-input"], ["createcachetable"]):
+        subprocess.run(
+            [sys.executable, "manage.py", *command, "-v0"], cwd=ROOT, env=environment, check=True
+        )
+
+
+def _postgres_server() -> dict[str, Any]:
+    database = settings.DATABASES["default"]
+    return {
         "host": database["HOST"] or "127.0.0.1",
         "port": database["PORT"] or 5432,
         "user": database["USER"],
         "password": database["PASSWORD"] or None,
     }
+
+
+def _postgres_admin() -> psycopg.Connection[Any]:
     # CREATE/DROP DATABASE cannot run in a transaction: its own connection.
-    with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        password = f":{server['password']}" if server["password"] else ""
-        yield f"postgres://{server['user']}{password}@{server['host']}:{server['port']}/{name}"
-    finally:
-        with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return psycopg.connect(dbname="postgres", autocommit=True, **_postgres_server())
+
+
+def _postgres_url(name: str) -> str:
+    server = _postgres_server()
+    password = f":{server['password']}" if server["password"] else ""
+    return f"postgres://{server['user']}{password}@{server['host']}:{server['port']}/{name}"
 
 
 @contextmanager
@@ -211,7 +273,7 @@ def live_server(
     env: dict[str, str] | None = None,
     collect_static: bool = False,
 ) -> Iterator[LiveServer]:
-    """Migrate a new database and serve the app on it with gunicorn.
+    """Serve the app with gunicorn on a new, migrated database.
 
     `collect_static` runs collectstatic first, as a deployment must, for
     tests that load pages with their static files.
@@ -239,13 +301,9 @@ def _serve(
         **env,
     )
     python = sys.executable
-    # As `make serve`: without REDIS_URL the cache is a database table.
-    commands = [["migrate", "--no-input"], ["createcachetable"]]
     if collect_static:
-        commands.append(["collectstatic", "--no-input"])
-    for command in commands:
         subprocess.run(
-            [python, "manage.py", *command, "-v0"],
+            [python, "manage.py", "collectstatic", "--no-input", "-v0"],
             cwd=ROOT,
             env=environment,
             check=True,

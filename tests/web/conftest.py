@@ -1,4 +1,4 @@
-"""Fixtures of the web client's browser tests: one Chromium for the run, and
+"""Fixtures of the web client's browser tests: one Chromium per test module, and
 the fake OpenAI-compatible model the live servers answer with (so a reply can
 be paced, or say what a test needs)."""
 
@@ -11,7 +11,10 @@ from tests.fake_openai import Behaviour, FakeOpenAI
 from tests.web.browser import DESKTOP, chromium
 
 
-@pytest.fixture(scope="session")
+# Per module, not per run: Playwright's sync API keeps an event loop running
+# in this thread until it stops, and the database tests that a test process
+# (an xdist worker) runs after these would take it for async code's.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with chromium() as running:
         yield running
