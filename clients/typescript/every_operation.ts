@@ -12,6 +12,7 @@ import createClient from "openapi-fetch";
 
 import type { components, paths } from "./build/schema.js";
 import { check } from "./check.js";
+import { eventBlocks } from "./event_stream.js";
 import { withAKey } from "./with_a_key.js";
 
 type ChatOutput = components["schemas"]["ChatOutput"];
@@ -29,30 +30,17 @@ const PASSWORD = "correct-horse-battery-staple";
 async function* events(
   body: ReadableStream<Uint8Array>,
 ): AsyncGenerator<{ event: ChatStreamEvent["event"]; data: unknown }> {
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let buffered = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) {
-      return;
-    }
-    buffered += decoder.decode(value, { stream: true });
-    let end: number;
-    while ((end = buffered.indexOf("\n\n")) >= 0) {
-      const block = buffered.slice(0, end);
-      buffered = buffered.slice(end + 2);
-      const fields = new Map(
-        block.split("\n").map((line): [string, string] => {
-          const colon = line.indexOf(": ");
-          return [line.slice(0, colon), line.slice(colon + 2)];
-        }),
-      );
-      const event = fields.get("event") as ChatStreamEvent["event"] | undefined;
-      // A block without an event is a comment (`: keep-alive`): skip it.
-      if (event !== undefined) {
-        yield { event, data: JSON.parse(fields.get("data") ?? "null") };
-      }
+  for await (const lines of eventBlocks(body)) {
+    const fields = new Map(
+      lines.map((line): [string, string] => {
+        const colon = line.indexOf(": ");
+        return [line.slice(0, colon), line.slice(colon + 2)];
+      }),
+    );
+    const event = fields.get("event") as ChatStreamEvent["event"] | undefined;
+    // A block without an event is a comment (`: keep-alive`): skip it.
+    if (event !== undefined) {
+      yield { event, data: JSON.parse(fields.get("data") ?? "null") };
     }
   }
 }

@@ -7,6 +7,7 @@ import type { Client } from "openapi-fetch";
 
 import type { components, paths } from "./build/schema.js";
 import { check } from "./check.js";
+import { eventBlocks } from "./event_stream.js";
 
 type ChatCompletion = components["schemas"]["ChatCompletion"];
 type OpenAIError = components["schemas"]["OpenAIError"];
@@ -24,23 +25,10 @@ interface Chunk {
 
 // The `data:` lines of an event stream as they arrive; comments are skipped.
 async function* dataLines(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let buffered = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) {
-      return;
-    }
-    buffered += decoder.decode(value, { stream: true });
-    let end: number;
-    while ((end = buffered.indexOf("\n\n")) >= 0) {
-      const block = buffered.slice(0, end);
-      buffered = buffered.slice(end + 2);
-      for (const line of block.split("\n")) {
-        if (line.startsWith("data: ")) {
-          yield line.slice("data: ".length);
-        }
+  for await (const lines of eventBlocks(body)) {
+    for (const line of lines) {
+      if (line.startsWith("data: ")) {
+        yield line.slice("data: ".length);
       }
     }
   }

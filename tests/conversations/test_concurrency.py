@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.factories import DEFAULT_PASSWORD
-from tests.server import live_server
+from tests.server import LiveServer, live_server
 
 PARALLEL_REQUESTS = 30
 AFFORDABLE = 10
@@ -19,13 +19,7 @@ def test_parallel_chats_spend_each_token_exactly_once(tmp_path: Path) -> None:
         tmp_path, workers=2, threads=8, env={"CHAT_MESSAGE_COST": str(cost)}
     ) as server:
         token = server.login("racer", DEFAULT_PASSWORD)
-
-        def chat(i: int) -> tuple[int, Any]:
-            result = server.request("POST", "/api/v1/chat/", {"message": f"hello {i}"}, token)
-            return result.status, result.body
-
-        with ThreadPoolExecutor(max_workers=PARALLEL_REQUESTS) as pool:
-            results = list(pool.map(chat, range(PARALLEL_REQUESTS)))
+        results = parallel_chats(server, token)
 
         statuses = Counter(status for status, _ in results)
         assert statuses == {201: AFFORDABLE, 402: PARALLEL_REQUESTS - AFFORDABLE}
@@ -54,13 +48,7 @@ def test_parallel_per_token_chats_keep_every_ledger_whole(tmp_path: Path) -> Non
     }
     with live_server(tmp_path, workers=2, threads=8, env=env) as server:
         token = server.login("racer", DEFAULT_PASSWORD)
-
-        def chat(i: int) -> tuple[int, Any]:
-            result = server.request("POST", "/api/v1/chat/", {"message": f"hello {i}"}, token)
-            return result.status, result.body
-
-        with ThreadPoolExecutor(max_workers=PARALLEL_REQUESTS) as pool:
-            results = list(pool.map(chat, range(PARALLEL_REQUESTS)))
+        results = parallel_chats(server, token)
 
         statuses = Counter(status for status, _ in results)
         assert set(statuses) <= {201, 402}
@@ -77,3 +65,14 @@ def test_parallel_per_token_chats_keep_every_ledger_whole(tmp_path: Path) -> Non
             "chat_charge": statuses[201],
             "usage_refund": statuses[201],
         }
+
+
+def parallel_chats(server: LiveServer, token: str) -> list[tuple[int, Any]]:
+    """PARALLEL_REQUESTS chats sent at once by one account: (status, body) each."""
+
+    def chat(i: int) -> tuple[int, Any]:
+        result = server.request("POST", "/api/v1/chat/", {"message": f"hello {i}"}, token)
+        return result.status, result.body
+
+    with ThreadPoolExecutor(max_workers=PARALLEL_REQUESTS) as pool:
+        return list(pool.map(chat, range(PARALLEL_REQUESTS)))
