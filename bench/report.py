@@ -258,7 +258,7 @@ def _chart(runs: list[Any], path: Path) -> None:
         axes.annotate(f"{o / b:.2f}x", (p + 0.2, o), ha="center", va="bottom", fontsize=8)
     axes.set_xticks(list(positions), labels, fontsize=8)
     axes.set_ylabel("requests per second")
-    axes.settitle("Throughput: this API vs the bare reference app (same server settings)")
+    axes.set_title("Throughput: this API vs the bare reference app (same server settings)")
     axes.legend()
     figure.tight_layout()
     figure.savefig(path)
