@@ -103,20 +103,21 @@ def chat_output(result: Any) -> dict[str, Any]:
 _CHAT_OUTPUT = ChatOutputSerializer()
 
 
-class PerTokenPricesSerializer(serializers.Serializer):
-    prompt_per_1k = serializers.DecimalField(
+def _price_per_1k(help_text: str) -> serializers.DecimalField:
+    # As the settings allow: up to 1,000,000 with six decimal places.
+    return serializers.DecimalField(
         max_digits=13,
         decimal_places=6,
         coerce_to_string=False,
         min_value=Decimal(0),
-        help_text="Tokens of balance per 1,000 prompt tokens the model counts.",
+        help_text=help_text,
     )
-    completion_per_1k = serializers.DecimalField(
-        max_digits=13,
-        decimal_places=6,
-        coerce_to_string=False,
-        min_value=Decimal(0),
-        help_text="Tokens of balance per 1,000 completion tokens the model writes.",
+
+
+class PerTokenPricesSerializer(serializers.Serializer):
+    prompt_per_1k = _price_per_1k("Tokens of balance per 1,000 prompt tokens the model counts.")
+    completion_per_1k = _price_per_1k(
+        "Tokens of balance per 1,000 completion tokens the model writes."
     )
     max_output_tokens = serializers.IntegerField(
         help_text="The reply's limit a chat reserves for unless it asks for less."
