@@ -157,7 +157,12 @@ def balance_output(tokens: int) -> dict[str, Any]:
         "cost_per_message": cost_per_message,
         "per_token": prices,
     }
-    return dict(BalanceSerializer(balance).data)
+    return _BALANCE_OUTPUT.to_representation(balance)
+
+
+# One instance, as _CHAT_OUTPUT: building the fields per request cost a
+# tenth of the balance endpoint's time.
+_BALANCE_OUTPUT = BalanceSerializer()
 
 
 class ConversationSerializer(serializers.ModelSerializer[Conversation]):
