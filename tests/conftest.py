@@ -12,7 +12,6 @@ from tests.factories import UserFactory
 from tests.fake_openai import FakeOpenAI
 from tests.server import free_port, redis_is_up
 from users.models import User
-from users.sessions import LOADED_KEY
 from users.tokens import SessionRefreshToken as RefreshToken
 
 # Under CI=true (.ci/run sets it) a test whose service is missing fails
@@ -50,15 +49,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if skipped and exitstatus == pytest.ExitCode.OK:
         reporter.write_line(f"{skipped} test(s) skipped, and --no-skips makes that a failure")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-@pytest.fixture(autouse=True)
-def ended_sessions_loaded() -> None:
-    """The cache as in a server that has run a while: it holds the ended
-    sessions. (The first check on a cache that started empty loads them from
-    the database: tests/users/test_session_revocation.py tests that; the
-    query counts pinned elsewhere are those of every request after it.)"""
-    cache.set(LOADED_KEY, True, timeout=None)
 
 
 @pytest.fixture

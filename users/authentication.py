@@ -17,15 +17,14 @@ from rest_framework_simplejwt.tokens import Token
 from users.exceptions import API_KEY_NOT_ALLOWED, API_KEY_NOT_VALID, SESSION_REVOKED
 from users.keys import is_api_key, key_check
 from users.models import ApiKey, User
-from users.selectors import user_get_by_id
-from users.sessions import session_is_revoked
+from users.selectors import user_get_for_session
 from users.tokens import VERSION_CLAIM, token_session
 
 
 class JWTAuthentication(SimpleJWTAuthentication):
-    """SimpleJWT's authentication, with a cheaper user lookup (see user_get_by_id),
-    revocation by user (the token version, on the row loaded anyway) and by
-    session (the shared cache: see users.sessions), and one error code,
+    """SimpleJWT's authentication, with a cheaper user lookup, revocation by
+    user (the token version, on the row loaded anyway) and by session (read
+    in the same query: see user_get_for_session), and one error code,
     `token_not_valid`, for every token that cannot be used."""
 
     def get_user(self, validated_token: Token) -> User:  # type: ignore[override]
@@ -33,18 +32,19 @@ class JWTAuthentication(SimpleJWTAuthentication):
             user_id = uuid.UUID(str(validated_token[api_settings.USER_ID_CLAIM]))
         except (KeyError, ValueError) as exc:
             raise InvalidToken("Token contained no recognizable user identification") from exc
-        user = user_get_by_id(user_id)
+        session = token_session(validated_token)
+        if session is None:
+            raise InvalidToken("Token has no session")
+        found = user_get_for_session(user_id, session)
         # A deleted or deactivated user's tokens are simply no longer valid.
-        if user is None or not user.is_active:
+        if found is None or not found[0].is_active:
             raise InvalidToken("Token does not belong to an active user")
+        user, session_ended = found
         # The user logged out everywhere or changed the password since.
         if validated_token.get(VERSION_CLAIM) != user.token_version:
             raise InvalidToken("Token has been revoked")
         # The session logged out, or had a refresh token stolen, since.
-        session = token_session(validated_token)
-        if session is None:
-            raise InvalidToken("Token has no session")
-        if session_is_revoked(session):
+        if session_ended:
             raise InvalidToken(SESSION_REVOKED)
         # The lines logged for the rest of the request name the user.
         structlog.contextvars.bind_contextvars(user_id=str(user.pk))

@@ -1,7 +1,7 @@
 """Reads of accounts."""
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -13,7 +13,7 @@ from django.db.models import Count, DateField, Model, Q, QuerySet, Sum
 from django.db.models.expressions import Col
 from django.db.models.functions import Trunc
 
-from users.models import ApiKey, TokenTransaction, User
+from users.models import ApiKey, RevokedSession, TokenTransaction, User
 
 _CHARGE = Q(kind=TokenTransaction.Kind.CHAT_CHARGE)
 # A failed chat's refund and, under per-token pricing, a reservation's unused part.
@@ -112,13 +112,11 @@ def api_key_list(*, user: User) -> QuerySet[ApiKey]:
 
 
 def user_get_by_id(user_id: uuid.UUID) -> User | None:
-    """The user with this id: the one query every authenticated request makes.
-
-    The same row and object as `User.objects.filter(pk=...).first()`, from SQL
-    written once and the database's value converters looked up once per
-    connection: compiling the ORM query on every request cost eight times
-    more than running it (see docs/performance.md).
-    """
+    """The user with this id: the same row and object as
+    `User.objects.filter(pk=...).first()`, from SQL written once and the
+    database's value converters looked up once per connection: compiling
+    the ORM query on every request cost eight times more than running it
+    (see docs/performance.md)."""
     database = connections[DEFAULT_DB_ALIAS]
     sql, converters = _user_by_id_reader(database)
     with database.cursor() as cursor:
@@ -127,6 +125,33 @@ def user_get_by_id(user_id: uuid.UUID) -> User | None:
     if row is None:
         return None
     return User.from_db(database.alias, _USER_FIELDS, _converted(row, converters, database))
+
+
+def user_get_for_session(user_id: uuid.UUID, session: uuid.UUID) -> tuple[User, bool] | None:
+    """The user with this id, as user_get_by_id reads it, and whether the log-in
+    session `session` has ended (users.sessions): the one query every request
+    authenticated by an access token makes.
+
+    The session's end is an EXISTS on RevokedSession's primary key in the
+    same statement: as current as the database, with no cache to keep in
+    step and no round trip of its own.
+    """
+    database = connections[DEFAULT_DB_ALIAS]
+    sql, converters = _user_for_session_reader(database)
+    with database.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                RevokedSession._meta.pk.get_db_prep_value(session, database),
+                User._meta.pk.get_db_prep_value(user_id, database),
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    *columns, ended = row
+    user = User.from_db(database.alias, _USER_FIELDS, _converted(columns, converters, database))
+    return user, bool(ended)
 
 
 def api_key_get_by_lookup(lookup: str) -> ApiKey | None:
@@ -156,6 +181,7 @@ _Converters = list[tuple[int, list[Callable[..., Any]], Col]]
 _Reader = tuple[str, _Converters]
 _readers: "WeakKeyDictionary[BaseDatabaseWrapper, _Reader]" = WeakKeyDictionary()
 _key_readers: "WeakKeyDictionary[BaseDatabaseWrapper, _Reader]" = WeakKeyDictionary()
+_session_readers: "WeakKeyDictionary[BaseDatabaseWrapper, _Reader]" = WeakKeyDictionary()
 
 
 def _user_by_id_reader(database: BaseDatabaseWrapper) -> _Reader:
@@ -167,6 +193,20 @@ def _user_by_id_reader(database: BaseDatabaseWrapper) -> _Reader:
         sql = f"SELECT {columns} FROM {table} WHERE {pk} = %s"  # noqa: S608 (names from _meta)
         _readers[database] = (sql, _converters(database, User))
     return _readers[database]
+
+
+def _user_for_session_reader(database: BaseDatabaseWrapper) -> _Reader:
+    """user_get_by_id's SELECT, with whether the session has ended as a last column."""
+    if database not in _session_readers:
+        quote = database.ops.quote_name
+        table, pk = quote(User._meta.db_table), quote(User._meta.pk.column)
+        columns = ", ".join(_columns(database, User))
+        revoked = quote(RevokedSession._meta.db_table)
+        sid = quote(RevokedSession._meta.pk.column)
+        ended = f"EXISTS (SELECT 1 FROM {revoked} WHERE {revoked}.{sid} = %s)"  # noqa: S608
+        sql = f"SELECT {columns}, {ended} FROM {table} WHERE {pk} = %s"  # noqa: S608 (names from _meta)
+        _session_readers[database] = (sql, _converters(database, User))
+    return _session_readers[database]
 
 
 def _api_key_by_lookup_reader(database: BaseDatabaseWrapper) -> _Reader:
@@ -205,7 +245,7 @@ def _converters(database: BaseDatabaseWrapper, model: type[Model], offset: int =
 
 
 def _converted(
-    row: tuple[Any, ...], converters: _Converters, database: BaseDatabaseWrapper
+    row: Sequence[Any], converters: _Converters, database: BaseDatabaseWrapper
 ) -> list[Any]:
     values = list(row)
     for position, functions, column in converters:

@@ -39,7 +39,7 @@ def test_in_development_without_redis_each_process_has_its_own_cache():
 
 def test_in_production_without_redis_processes_share_the_database_cache(tmp_path):
     """DEBUG off and no REDIS_URL (`make serve`): a table every process shares,
-    never a per-process memory, so the limits and ended sessions hold."""
+    never a per-process memory, so the limits hold across processes."""
     env = {
         "DEBUG": "0",
         "SECRET_KEY": "test-secret-key-for-the-database-cache-test",

@@ -3,7 +3,7 @@
 Log-in, registration and password change fail closed (503
 `service_unavailable` with Retry-After: their limits are what stands between
 an attacker and password guessing); chat, balance and history go on, the
-chat's limit skipped with a warning; sessions are checked in the database
+chat's limit skipped with a warning; ended sessions never needed the cache
 (users/sessions.py). Service comes back by itself when Redis does.
 """
 

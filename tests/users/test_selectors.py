@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from tests.factories import UserFactory
 from users.keys import key_create
-from users.models import ApiKey, User
-from users.selectors import api_key_get_by_lookup, user_get_by_id
+from users.models import ApiKey, RevokedSession, User
+from users.selectors import api_key_get_by_lookup, user_get_by_id, user_get_for_session
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +34,24 @@ def test_user_get_by_id_returns_what_the_orm_returns():
 
 def test_user_get_by_id_of_an_unknown_id_is_none():
     assert user_get_by_id(uuid.uuid4()) is None
+
+
+def test_user_get_for_session_reads_the_user_and_whether_the_session_ended(
+    django_assert_num_queries,
+):
+    user = UserFactory()
+    live, ended = uuid.uuid4(), uuid.uuid4()
+    RevokedSession.objects.create(
+        sid=ended, user=user, expires_at=timezone.now() + timedelta(days=1)
+    )
+
+    with django_assert_num_queries(1):
+        found = user_get_for_session(user.pk, live)
+    assert found is not None
+    assert field_values(found[0]) == field_values(User.objects.get(pk=user.pk))
+    assert found[1] is False
+    assert user_get_for_session(user.pk, ended) == (user, True)
+    assert user_get_for_session(uuid.uuid4(), ended) is None
 
 
 def test_api_key_get_by_lookup_returns_what_the_orm_returns():
