@@ -7,8 +7,8 @@ Two kinds of view share each worker process:
   no thread, so a process holds thousands of them.
 - Every other view is synchronous: a few milliseconds of DRF and SQL. They
   run through Django's WSGI handler on a fixed pool of SYNC_THREADS threads
-  (a2wsgi), which keep their database connections from one request to the
-  next. Through the ASGI handler each would cost a new thread and, on
+  (api.wsgi_bridge), which keep their database connections from one request
+  to the next. Through the ASGI handler each would cost a new thread and, on
   SQLite, a new connection: five times slower (docs/performance.md).
 
 Which way a request goes is read from the URL's view, so a view made async
@@ -23,7 +23,6 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import django
-from a2wsgi import WSGIMiddleware
 from asgiref.sync import iscoroutinefunction
 from django.conf import settings
 from django.core.wsgi import get_wsgi_application
@@ -31,6 +30,7 @@ from django.urls import Resolver404, resolve
 
 from api import concurrency, lifespan, metrics
 from api.handlers import CoroutineViewHandler
+from api.wsgi_bridge import WSGIBridge
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -44,10 +44,7 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 django.setup(set_prefix=False)
 asynchronous = CoroutineViewHandler()
-synchronous = WSGIMiddleware(
-    get_wsgi_application(),  # type: ignore[arg-type]  # a response is an iterable of bytes
-    workers=settings.SYNC_THREADS,
-)
+synchronous = WSGIBridge(get_wsgi_application(), threads=settings.SYNC_THREADS)  # type: ignore[arg-type]
 
 
 def is_async_view(path: str) -> bool:
@@ -61,7 +58,7 @@ async def application(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "lifespan":
         await _lifespan(receive, send)
     elif scope["type"] == "http" and not is_async_view(scope["path"]):
-        await synchronous(scope, receive, send)  # type: ignore[arg-type]
+        await synchronous(scope, receive, send)
     else:
         await asynchronous(scope, receive, send)
 
