@@ -41,8 +41,10 @@ def render(
             "*ours* is this project under `make serve`'s gunicorn configuration file",
             "(config/gunicorn.py, access log off), with the worker and thread counts above;",
             "*bare* is ../shared/bench/limit_app.py, the same SQL and JWT check with no",
-            "framework, under the same gunicorn worker and thread counts in the same run.",
-            "Ratio = ours / bare throughput.",
+            "framework, under the same gunicorn worker and thread counts in the same run;",
+            "*gthread* is this project as it was served before ASGI (config/wsgi.py under",
+            "gunicorn's gthread worker), with the same counts, in the same run.",
+            "Ratio = ours / bare throughput; vs gthread = ours / gthread throughput.",
             "",
             f"![Throughput, ours and bare]({chart.name})",
             "",
@@ -173,6 +175,7 @@ def _targets(
                 f"| `{endpoint}` throughput >= {RATIO_TARGET} x bare | {title(database)} "
                 f"| {shown} (16, 64 connections) | {_met(worst >= RATIO_TARGET)} |"
             )
+        rows += _against_gthread(runs, database)
         ours = _find(runs, database, "ours", "POST /api/v1/chat/", 16)
         bare = _find(runs, database, "bare", "POST /api/v1/chat/", 16)
         p99 = ours.p99_ms / bare.p99_ms
@@ -200,6 +203,25 @@ def _targets(
     return rows
 
 
+def _against_gthread(runs: list[Any], database: str) -> list[str]:
+    """Issue 11: no endpoint slower under ASGI than under gthread, in this run."""
+    rows = []
+    for endpoint in dict.fromkeys(r.endpoint for r in runs if r.app == "gthread"):
+        ratios = []
+        for connections in sorted({r.connections for r in runs if r.endpoint == endpoint}):
+            ours = _find(runs, database, "ours", endpoint, connections, required=False)
+            before = _find(runs, database, "gthread", endpoint, connections, required=False)
+            if ours and before:
+                ratios.append(ours.rps / before.rps)
+        if ratios:
+            shown = ", ".join(f"{r:.2f}" for r in ratios)
+            rows.append(
+                f"| `{endpoint}` throughput >= gthread's (ASGI / gthread) | {title(database)} "
+                f"| {shown} (16, 64 connections) | {_met(min(ratios) >= 1)} |"
+            )
+    return rows
+
+
 def _slow_targets(slow: dict[str, list[Any]], slow_reply_ms: float) -> list[str]:
     rows = []
     for database, some in slow.items():
@@ -217,23 +239,27 @@ def _slow_targets(slow: dict[str, list[Any]], slow_reply_ms: float) -> list[str]
 
 def _table(runs: list[Any], database: str) -> list[str]:
     rows = [
-        "| Endpoint | Conn. | ours req/s | bare req/s | ratio | ours p50 / p95 / p99 ms "
-        "| bare p50 / p95 / p99 ms |",
-        "| --- | ---: | ---: | ---: | ---: | --- | --- |",
+        "| Endpoint | Conn. | ours req/s | gthread req/s | vs gthread | bare req/s | ratio "
+        "| ours p50 / p95 / p99 ms | bare p50 / p95 / p99 ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for run in runs:
         if run.database != database or run.app != "ours":
             continue
+        before = _find(runs, database, "gthread", run.endpoint, run.connections, required=False)
         bare = _find(runs, database, "bare", run.endpoint, run.connections, required=False)
+        gthread = f"{before.rps:,.0f} | {run.rps / before.rps:.2f}" if before else "n/a | n/a"
+        latency = f"{run.p50_ms:.1f} / {run.p95_ms:.1f} / {run.p99_ms:.1f}"
         if bare:
             versus = (
-                f"{bare.rps:,.0f} | {run.rps / bare.rps:.2f} "
-                f"| {run.p50_ms:.1f} / {run.p95_ms:.1f} / {run.p99_ms:.1f} "
+                f"{bare.rps:,.0f} | {run.rps / bare.rps:.2f} | {latency} "
                 f"| {bare.p50_ms:.1f} / {bare.p95_ms:.1f} / {bare.p99_ms:.1f}"
             )
         else:
-            versus = f"n/a | n/a | {run.p50_ms:.1f} / {run.p95_ms:.1f} / {run.p99_ms:.1f} | n/a"
-        rows.append(f"| `{run.endpoint}` | {run.connections} | {run.rps:,.0f} | {versus} |")
+            versus = f"n/a | n/a | {latency} | n/a"
+        rows.append(
+            f"| `{run.endpoint}` | {run.connections} | {run.rps:,.0f} | {gthread} | {versus} |"
+        )
     return rows
 
 

@@ -3,10 +3,11 @@
 For each database (SQLite, and PostgreSQL when a server answers), it runs
 three scenarios, then checks the billing:
 
-- wrk: our app under gunicorn with the configuration `make serve` uses, and
-  ../shared/bench/limit_app.py (the same work with no framework) under the
-  same gunicorn settings, driven by wrk at 16 and 64 connections; and a
-  history page at 1,000 and 1,000,000 stored exchanges.
+- wrk: our app under gunicorn with the configuration `make serve` uses, our
+  app as it was served before ASGI (gunicorn's gthread worker) and
+  ../shared/bench/limit_app.py (the same work with no framework), all three
+  with the same worker and thread counts, driven by wrk at 16 and 64
+  connections; and a history page at 1,000 and 1,000,000 stored exchanges.
 - slow: 500 chats at once against an OpenAI-compatible server that takes 2 s
   per reply (tests/fake_openai.py), under `make serve`'s own defaults.
 - streams: held streams. Clients loop streamed chats (bench/streams.py)
@@ -202,7 +203,9 @@ def bench_database(database: str, work: Path, args: argparse.Namespace) -> Datab
     check = [str(BALANCE), *([str(done_ids)] if result.streams else [])]
     billing = json.loads(run_python("-m", "bench.check", *check, env=ours_env))
     chats = [
-        r for r in [*result.runs, *result.slow] if r.app == "ours" and r.endpoint.startswith("POST")
+        r
+        for r in [*result.runs, *result.slow]
+        if r.app in {"ours", "gthread"} and r.endpoint.startswith("POST")
     ]
     billing["successful_chats"] = sum(r.requests + r.warmup_requests for r in chats) + sum(
         r.done for r in result.streams

@@ -1,6 +1,8 @@
 """The wrk scenarios of `make bench`: our app beside the bare reference app
-(../shared/bench/limit_app.py) under the same gunicorn settings, the history
-page at 1,000 and 1,000,000 stored exchanges, and many slow chats at once."""
+(../shared/bench/limit_app.py) and beside itself as it was served before
+ASGI (gunicorn's gthread worker), all three under the same worker and thread
+counts; the history page at 1,000 and 1,000,000 stored exchanges; and many
+slow chats at once."""
 
 import argparse
 import os
@@ -34,7 +36,7 @@ SLOW_REPLY_SECONDS = 2.0
 @dataclass
 class Run:
     database: str
-    app: str  # "ours" or "bare"
+    app: str  # "ours", "gthread" (ours before ASGI) or "bare"
     endpoint: str
     connections: int
     rps: float
@@ -58,7 +60,7 @@ def throughput(
     """wrk against our app and the bare reference app, and the history page."""
     bare_env, bare_tokens = _bare_setup(database, work)
     runs: list[Run] = []
-    ours_port, bare_port = free_port(), free_port()
+    ours_port, bare_port, gthread_port = free_port(), free_port(), free_port()
     ours_cmd = [sys.executable, *SERVE]
     server_env = {
         **ours_env,
@@ -75,12 +77,19 @@ def throughput(
         "--workers", str(args.workers), "--threads", str(args.threads),
         "limit_app:app",
     ]  # fmt: skip
+    gthread_cmd = [
+        sys.executable, "-m", "gunicorn", "config.wsgi:application", "-k", "gthread",
+        "--bind", f"127.0.0.1:{gthread_port}",
+        "--workers", str(args.workers), "--threads", str(args.threads),
+    ]  # fmt: skip
     with (
         Server(ours_cmd, server_env, ours_port, "/healthz/"),
         Server(bare_cmd, bare_env, bare_port, None),
+        Server(gthread_cmd, server_env, gthread_port, "/healthz/"),
     ):
         ours = f"http://127.0.0.1:{ours_port}"
         bare = f"http://127.0.0.1:{bare_port}"
+        gthread = f"http://127.0.0.1:{gthread_port}"
         # First, while the database holds only the seeded history.
         history = _history(database, ours, history_tokens, args.seconds)
         for connections in CONCURRENCY:
@@ -90,10 +99,11 @@ def throughput(
                 ("GET /api/v1/chats/", "GET", None, None),
             ):
                 path = endpoint.split()[1]
-                runs.append(
-                    _wrk(database, "ours", endpoint, ours + path, tokens, method, body,
-                         connections, args.seconds)
-                )  # fmt: skip
+                for app, base in (("ours", ours), ("gthread", gthread)):
+                    runs.append(
+                        _wrk(database, app, endpoint, base + path, tokens, method, body,
+                             connections, args.seconds)
+                    )  # fmt: skip
                 if bare_path:
                     runs.append(
                         _wrk(database, "bare", endpoint, bare + bare_path, bare_tokens, method,
@@ -197,7 +207,7 @@ def _wrk(
         warmup_requests=warmup["requests"],
     )
     print(
-        f"{database:8} {app:4} {endpoint:24} c={connections:<3} {run.rps:8.0f} req/s"
+        f"{database:8} {app:7} {endpoint:24} c={connections:<3} {run.rps:8.0f} req/s"
         f"  p50 {run.p50_ms:6.1f}  p95 {run.p95_ms:6.1f}  p99 {run.p99_ms:6.1f} ms"
         f"  non-2xx {run.non_2xx}"
     )
