@@ -85,12 +85,12 @@ class DatabaseResult:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="per measurement")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, both apps")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers: all three apps")
     parser.add_argument(
         "--threads",
         type=int,
         default=1,
-        help="threads a process: the bare app's gunicorn; ours: SYNC_THREADS",
+        help="threads a process: gthread and bare; ours: SYNC_THREADS",
     )
     parser.add_argument(
         "--only",
@@ -329,7 +329,8 @@ def write_report(
     }
     if "wrk" in args.only:
         setup["server"] = (
-            f"gunicorn, {args.workers} workers x {args.threads} threads, access log off, both apps"
+            f"gunicorn, {args.workers} workers x {args.threads} threads, access log off, "
+            "ours, gthread and bare"
         )
         setup["load"] = (
             f"wrk, 2 threads, {args.seconds} s per measurement after a 2 s warm-up, "
