@@ -22,7 +22,6 @@ import asyncio
 import io
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
-from tempfile import SpooledTemporaryFile
 from typing import IO, Any
 
 from a2wsgi.wsgi import build_environ
@@ -85,21 +84,20 @@ class WSGIBridge:
 
 
 async def _request_body(receive: Receive) -> IO[bytes] | None:
-    """The whole body, read before the view runs (as Django's ASGI handler
-    reads it): in memory, or on disk past FILE_UPLOAD_MAX_MEMORY_SIZE."""
-    message = await receive()
-    if message["type"] == "http.disconnect":
-        return None
-    if not message.get("more_body"):
-        return io.BytesIO(message.get("body", b""))
-    # Closed by the caller, once the view has read it.
-    body: IO[bytes] = SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)  # noqa: SIM115
-    body.write(message.get("body", b""))
-    while message.get("more_body"):
+    """The body, read on the loop before the view runs, as Django's ASGI
+    handler reads it, but never more than a byte past
+    DATA_UPLOAD_MAX_MEMORY_SIZE: Django refuses a longer body (413
+    `request_too_large`) from its Content-Length, without reading it, so a
+    client that sends gigabytes fills neither memory nor disk."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    parts: list[bytes] = []
+    size = 0
+    while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            body.close()
             return None
-        body.write(message.get("body", b""))
-    body.seek(0)
-    return body
+        part = message.get("body", b"")
+        parts.append(part)
+        size += len(part)
+        if not message.get("more_body") or (limit is not None and size > limit):
+            return io.BytesIO(b"".join(parts))

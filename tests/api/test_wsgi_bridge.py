@@ -64,13 +64,33 @@ def test_the_response_goes_out_whole_in_one_start_and_one_body():
     ]
 
 
-def test_a_body_in_many_parts_reaches_the_view_whole(settings):
-    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 4  # past it, the body waits on disk
+def test_a_body_in_many_parts_reaches_the_view_whole():
     bridge = WSGIBridge(echo, threads=1)
 
     sent = asyncio.run(call(bridge, messages([b"one ", b"two ", b"three"])))
 
     assert sent[1]["body"] == b"<one two three>"
+
+
+def test_no_more_of_a_body_is_read_than_django_would_accept(settings):
+    """Django refuses the body from its Content-Length (413); the rest of it
+    is never read, however long it is."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10
+    seen: list[int] = []
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        seen.append(int(environ["CONTENT_LENGTH"]))
+        start_response("413 Content Too Large", [])
+        return [b""]
+
+    bridge = WSGIBridge(app, threads=1)
+    incoming = messages([b"x" * 6] * 1_000)
+
+    sent = asyncio.run(call(bridge, incoming))
+
+    assert sent[0]["status"] == 413
+    assert seen == [6_000]  # as the client declared it
+    assert len(incoming) == 1_000 - 2  # 12 bytes read, one past the limit
 
 
 def test_a_client_that_leaves_before_its_body_is_sent_runs_no_view():

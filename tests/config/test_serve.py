@@ -75,6 +75,27 @@ def test_coroutine_views_go_to_the_asgi_handler_and_the_rest_to_the_thread_pool(
     assert not is_async_view("/no/such/page/")
 
 
+def test_the_server_refuses_a_huge_body_having_read_only_the_limit(tmp_path):
+    """Django refuses a body over the limit from its declared length (413 in
+    our error format); the server reads no more of it than the limit, so a
+    client can announce 1 GB, send a megabyte, and get its answer at once."""
+    with live_server(tmp_path, workers=1, threads=1) as server:
+        url = urlsplit(server.url)
+        connection = HTTPConnection(url.hostname or "", url.port, timeout=30)
+        connection.putrequest("POST", "/api/v1/auth/register/")
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Content-Length", str(1 << 30))
+        connection.endheaders()
+        connection.send(b"x" * (1 << 20))
+        response = connection.getresponse()
+
+        assert response.status == 413
+        assert json.loads(response.read())["errors"][0]["code"] == "request_too_large"
+        connection.close()
+        # The server goes on serving.
+        assert server.request("GET", "/healthz/").status == 200
+
+
 def test_sigterm_lets_a_chat_in_flight_finish_billed_once_and_refuses_new_ones(tmp_path):
     provider = FakeOpenAI().start_in_thread()
     provider.behaviour.chunk_delay = 1.0  # "You said: one two three": 5 pieces, 5 s
