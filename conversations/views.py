@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.asynchronous import AsyncAPIView
+from api.list_views import OneSerializerListAPIView
 from api.negotiation import EventStreamNegotiation
 from api.openapi import (
     ErrorResponse402Serializer,
@@ -188,7 +189,7 @@ class BalanceView(APIView):
 
 
 @extend_schema(tags=["conversations"], summary="List conversations")
-class ConversationListView(generics.ListAPIView[Conversation]):
+class ConversationListView(OneSerializerListAPIView[Conversation]):
     """The caller's conversations, most recently active first."""
 
     authentication_classes = KEY_OR_JWT
@@ -230,7 +231,7 @@ class ConversationDetailView(generics.RetrieveDestroyAPIView[Conversation]):
 
 @extend_schema(tags=["chat"], summary="Chat history", parameters=[ExchangeListFilterSerializer])
 @extend_validation_errors(["invalid"], field_name="conversation", methods=["get"])
-class ExchangeListView(generics.ListAPIView[Exchange]):
+class ExchangeListView(OneSerializerListAPIView[Exchange]):
     """The caller's exchanges, newest first; `?conversation=<id>` narrows to one."""
 
     authentication_classes = KEY_OR_JWT
@@ -249,7 +250,7 @@ class ExchangeListView(generics.ListAPIView[Exchange]):
 
 
 @extend_schema(tags=["chat"], summary="Token ledger")
-class TokenTransactionListView(generics.ListAPIView[TokenTransaction]):
+class TokenTransactionListView(OneSerializerListAPIView[TokenTransaction]):
     """Every change to the caller's balance, newest first. It sums to the balance."""
 
     authentication_classes = KEY_OR_JWT

@@ -10,6 +10,11 @@ from django.urls import reverse
 
 from conversations.exceptions import CONVERSATION_NOT_FOUND, MESSAGE_REQUIRED
 from conversations.models import Conversation, Exchange
+from conversations.views import (
+    ConversationListView,
+    ExchangeListView,
+    TokenTransactionListView,
+)
 from tests.assertions import assert_ledger_matches_balance, error_codes
 from tests.factories import ConversationFactory, ExchangeFactory, UserFactory
 from users.exceptions import INSUFFICIENT_TOKENS
@@ -474,6 +479,30 @@ def test_lists_cost_the_same_queries_whatever_the_page_size(
 
     assert len(small.json()["results"]) == 1
     assert len(large.json()["results"]) > 1
+
+
+@pytest.mark.parametrize(
+    ("name", "view"),
+    [
+        ("conversation-list", ConversationListView),
+        ("exchange-list", ExchangeListView),
+        ("transaction-list", TokenTransactionListView),
+    ],
+)
+def test_lists_build_their_serializer_once_not_per_request(
+    auth_client, user, name, view, monkeypatch
+):
+    ExchangeFactory(conversation=ConversationFactory(user=user))
+    serializer = view.serializer_class
+    built = []
+    get_fields = serializer.get_fields
+    monkeypatch.setattr(serializer, "get_fields", lambda self: built.append(1) or get_fields(self))
+
+    pages = [auth_client.get(reverse(name)).json()["results"] for _ in range(3)]
+
+    # At most the first request of the process builds it.
+    assert len(built) <= 1
+    assert pages[0] == pages[1] == pages[2] != []
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "cD0tMQ==", "cD05OTk5OTk5OTk5OTk5OTk5OTk5OQ=="])

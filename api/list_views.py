@@ -1,0 +1,40 @@
+"""A list endpoint whose serializer is built once per process, not per request."""
+
+import functools
+from typing import Any, TypeVar
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Model
+from rest_framework import generics, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+M = TypeVar("M", bound=Model)
+
+
+class OneSerializerListAPIView(generics.ListAPIView[M]):
+    """DRF's ListAPIView, rendering each page with one instance of its
+    serializer_class shared by every request.
+
+    DRF builds a serializer's fields anew for every request (a deep copy of
+    each declared field, and ModelSerializer.get_fields): a tenth of the
+    history list's time. Rendering keeps no state on the serializer, so
+    requests can share one, as the chat's output does
+    (conversations.serializers.chat_output); only for serializers that read
+    no context (no request, no user), which a shared instance cannot have.
+    """
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        items = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(items)
+        render = self._shared_serializer().to_representation
+        if page is None:
+            return Response([render(item) for item in items])
+        return self.get_paginated_response([render(item) for item in page])
+
+    @classmethod
+    @functools.cache
+    def _shared_serializer(cls) -> serializers.BaseSerializer[M]:
+        if cls.serializer_class is None:
+            raise ImproperlyConfigured(f"{cls.__name__} needs a serializer_class.")
+        return cls.serializer_class()
