@@ -8,7 +8,7 @@ a2wsgi, which ran them before, hands every part of a response (the status,
 each chunk, the end) from the view's thread to the loop and waits there
 until the loop has taken it: three round trips a request, during which the
 thread, though it has finished its work, serves nobody. Under load the loop
-is busy and those waits cost the balance endpoint a fifth of its throughput
+is busy and those waits cost the balance endpoint a tenth of its throughput
 (docs/performance.md). Here the loop reads the request's body before the
 view runs, the thread runs the view and collects its whole response, and
 the loop sends it: the thread never waits on the loop.
