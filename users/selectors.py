@@ -187,11 +187,7 @@ _session_readers: "WeakKeyDictionary[BaseDatabaseWrapper, _Reader]" = WeakKeyDic
 def _user_by_id_reader(database: BaseDatabaseWrapper) -> _Reader:
     """The SELECT and, per column, the converters the ORM would apply to its value."""
     if database not in _readers:
-        quote = database.ops.quote_name
-        table, pk = quote(User._meta.db_table), quote(User._meta.pk.column)
-        columns = ", ".join(_columns(database, User))
-        sql = f"SELECT {columns} FROM {table} WHERE {pk} = %s"  # noqa: S608 (names from _meta)
-        _readers[database] = (sql, _converters(database, User))
+        _readers[database] = (_user_select(database), _converters(database, User))
     return _readers[database]
 
 
@@ -199,14 +195,19 @@ def _user_for_session_reader(database: BaseDatabaseWrapper) -> _Reader:
     """user_get_by_id's SELECT, with whether the session has ended as a last column."""
     if database not in _session_readers:
         quote = database.ops.quote_name
-        table, pk = quote(User._meta.db_table), quote(User._meta.pk.column)
-        columns = ", ".join(_columns(database, User))
         revoked = quote(RevokedSession._meta.db_table)
         sid = quote(RevokedSession._meta.pk.column)
         ended = f"EXISTS (SELECT 1 FROM {revoked} WHERE {revoked}.{sid} = %s)"  # noqa: S608
-        sql = f"SELECT {columns}, {ended} FROM {table} WHERE {pk} = %s"  # noqa: S608 (names from _meta)
-        _session_readers[database] = (sql, _converters(database, User))
+        _session_readers[database] = (_user_select(database, ended), _converters(database, User))
     return _session_readers[database]
+
+
+def _user_select(database: BaseDatabaseWrapper, *extra: str) -> str:
+    """SELECT every User column (then `extra` ones) of the row with a given id."""
+    quote = database.ops.quote_name
+    table, pk = quote(User._meta.db_table), quote(User._meta.pk.column)
+    columns = ", ".join([*_columns(database, User), *extra])
+    return f"SELECT {columns} FROM {table} WHERE {pk} = %s"  # noqa: S608 (names from _meta)
 
 
 def _api_key_by_lookup_reader(database: BaseDatabaseWrapper) -> _Reader:
