@@ -27,6 +27,12 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's backend, with a queue for writers: SQLite's own wait sleeps
+    # up to 100 ms between tries (api/sqlite/writers.py).
+    DATABASES["default"]["ENGINE"] = "api.sqlite"
+    # The tests' database in memory, as Django has it for SQLite; said
+    # outright, for pytest-django knows SQLite only by Django's ENGINE name.
+    DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", ":memory:")
     # Concurrent writers wait for each other instead of failing with
     # "database is locked": WAL lets readers run beside the writer, and
     # BEGIN IMMEDIATE takes the write lock up front, so the busy timeout
