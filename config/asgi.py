@@ -26,11 +26,12 @@ import django
 from asgiref.sync import iscoroutinefunction
 from django.conf import settings
 from django.core.wsgi import get_wsgi_application
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, get_resolver, resolve
 
 from api import concurrency, lifespan, metrics
 from api.handlers import CoroutineViewHandler
 from api.wsgi_bridge import WSGIBridge
+from conversations.providers import get_provider
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -45,6 +46,10 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 django.setup(set_prefix=False)
 asynchronous = CoroutineViewHandler()
 synchronous = WSGIBridge(get_wsgi_application(), threads=settings.SYNC_THREADS)  # type: ignore[arg-type]
+# Every view, serializer and validator is imported now, once, in gunicorn's
+# master (preload_app), rather than by each worker on its first request,
+# when a burst of clients may be waiting on it.
+get_resolver().url_patterns  # noqa: B018 (a cached property: loads the URLconf)
 
 
 def is_async_view(path: str) -> bool:
@@ -69,6 +74,7 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         message = await receive()
         if message["type"] == "lifespan.startup":
             lifespan.serving()
+            await get_provider().open()
             sampling = asyncio.create_task(metrics.database_pool_sampling())
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":

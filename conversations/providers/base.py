@@ -39,6 +39,12 @@ class ChatProvider(Protocol):
     # The model asked for; a Reply names the one that answered.
     model: str
 
+    async def open(self) -> None:
+        """Called on the server's event loop as it starts (config/asgi.py):
+        make ready what the provider keeps for the loop's life, so that the
+        first chats, which may arrive by the thousand, do not pay for it."""
+        ...
+
     async def reply(
         self,
         *,

@@ -11,6 +11,9 @@ class EchoProvider:
     remote: ClassVar[bool] = False
     model = "echo"
 
+    async def open(self) -> None:
+        pass  # it keeps nothing
+
     # max_tokens and temperature are taken and ignored: the echo is fixed.
     async def reply(
         self,

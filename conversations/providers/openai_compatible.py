@@ -45,16 +45,26 @@ class OpenAIProvider:
         """
         loop = asyncio.get_running_loop()
         if lifespan.is_serving(loop):
-            if loop not in self._clients:
-                self._clients[loop] = self._new_client()
-                lifespan.on_shutdown(loop, self._clients[loop].close)
-            yield self._clients[loop]
+            yield self._loop_client(loop)
             return
         client = self._new_client()
         try:
             yield client
         finally:
             await client.close()
+
+    async def open(self) -> None:
+        # Building a client reads the certificate authorities' bundle: tens
+        # of milliseconds that every worker's first chat would otherwise wait.
+        loop = asyncio.get_running_loop()
+        if lifespan.is_serving(loop):
+            self._loop_client(loop)
+
+    def _loop_client(self, loop: asyncio.AbstractEventLoop) -> openai.AsyncOpenAI:
+        if loop not in self._clients:
+            self._clients[loop] = self._new_client()
+            lifespan.on_shutdown(loop, self._clients[loop].close)
+        return self._clients[loop]
 
     def _new_client(self) -> openai.AsyncOpenAI:
         # No retries: the charge is refunded and the client may retry; a

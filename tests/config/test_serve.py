@@ -1,5 +1,6 @@
 """`make serve`'s server: its logs, where requests go, and graceful shutdown."""
 
+import asyncio
 import json
 import os
 import signal
@@ -12,9 +13,11 @@ from http.client import HTTPConnection
 from urllib.parse import urlsplit
 
 import pytest
+from asgiref.sync import async_to_sync
+from asgiref.testing import ApplicationCommunicator
 from django.urls import reverse
 
-from config.asgi import is_async_view
+from config.asgi import application, is_async_view
 from tests.factories import DEFAULT_PASSWORD
 from tests.fake_openai import FakeOpenAI
 from tests.server import (
@@ -73,6 +76,46 @@ def test_coroutine_views_go_to_the_asgi_handler_and_the_rest_to_the_thread_pool(
     assert not is_async_view(reverse("balance"))
     assert not is_async_view("/healthz/")
     assert not is_async_view("/no/such/page/")
+
+
+def test_loading_the_app_loads_every_view_before_the_first_request():
+    # A new interpreter: this one's URLconf was loaded by the tests before.
+    program = (
+        "import config.asgi; from django.urls import get_resolver; "
+        "print('url_patterns' in vars(get_resolver()))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    assert loaded.splitlines()[-1] == "True"  # after any log line
+
+
+def test_the_server_s_loop_opens_the_provider_as_it_starts(monkeypatch):
+    opened: list[asyncio.AbstractEventLoop] = []
+
+    class Provider:
+        async def open(self) -> None:
+            opened.append(asyncio.get_running_loop())
+
+    monkeypatch.setattr("config.asgi.get_provider", Provider)
+
+    async def start_and_stop() -> asyncio.AbstractEventLoop:
+        lifespan = ApplicationCommunicator(application, {"type": "lifespan"})
+        await lifespan.send_input({"type": "lifespan.startup"})
+        assert await lifespan.receive_output(5) == {"type": "lifespan.startup.complete"}
+        await lifespan.send_input({"type": "lifespan.shutdown"})
+        assert await lifespan.receive_output(5) == {"type": "lifespan.shutdown.complete"}
+        return asyncio.get_running_loop()
+
+    loop = async_to_sync(start_and_stop)()
+
+    assert opened == [loop]
 
 
 def test_the_server_refuses_a_huge_body_having_read_only_the_limit(tmp_path):

@@ -6,6 +6,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.core.exceptions import ImproperlyConfigured
 
+from api import lifespan
 from conversations.exceptions import ProviderError, ProviderTimeout
 from conversations.providers import Message, Reply, get_provider
 from tests.fake_openai import SERVED_MODEL
@@ -221,3 +222,36 @@ def test_text_a_database_cannot_store_is_replaced(openai_provider):
 
     assert reply.text == streamed_reply.text == "a\ufffdb ?c"
     assert "".join(pieces) == reply.text
+
+
+def test_opened_on_the_server_s_loop_the_client_is_ready_before_the_first_chat(
+    openai_provider, monkeypatch
+):
+    provider = get_provider()
+    built: list[object] = []
+    new_client = provider._new_client
+    monkeypatch.setattr(provider, "_new_client", lambda: built.append(new_client()) or built[-1])
+
+    async def serve() -> tuple[int, Reply]:
+        lifespan.serving()
+        try:
+            await provider.open()
+            opened = len(built)
+            reply = await provider.reply(messages=MESSAGES)
+        finally:
+            await lifespan.shutdown()
+        return opened, reply
+
+    opened, reply = async_to_sync(serve)()
+
+    assert opened == 1
+    assert len(built) == 1  # the chat used the client opened at the start
+    assert reply.text
+
+
+def test_opened_elsewhere_nothing_is_kept(openai_provider):
+    provider = get_provider()
+
+    async_to_sync(provider.open)()
+
+    assert not provider._clients
