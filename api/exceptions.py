@@ -2,7 +2,9 @@
 
 from typing import Any
 
+import structlog
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from drf_standardized_errors.handler import ExceptionHandler as StandardizedExceptionHandler
 from rest_framework import exceptions, status
 
@@ -13,6 +15,12 @@ SERVICE_UNAVAILABLE = (
 # How long a client should wait before retrying a 503 (Retry-After): a cache
 # or database restart takes seconds.
 RETRY_AFTER_SECONDS = 5
+# What the database backends raise when the database cannot be reached or
+# used for now (down, restarting, out of connections, locked too long), as
+# opposed to a query it refuses (IntegrityError, ProgrammingError): a bug.
+DATABASE_FAILURES = (OperationalError, InterfaceError)
+
+logger = structlog.get_logger(__name__)
 
 
 class RequestTooLarge(exceptions.APIException):
@@ -37,6 +45,10 @@ class ExceptionHandler(StandardizedExceptionHandler):
             # Django refuses bodies over DATA_UPLOAD_MAX_MEMORY_SIZE; that is
             # the client's doing, not a server error.
             return RequestTooLarge()
+        if isinstance(exc, DATABASE_FAILURES):
+            # The class only: a driver's message may name hosts and users.
+            logger.warning("database.unavailable", error=type(exc).__name__)
+            return ServiceUnavailable()
         if isinstance(exc, exceptions.AuthenticationFailed) and isinstance(exc.detail, dict):
             # SimpleJWT's details are dicts (detail, code, per-token-type
             # messages) that would be flattened into several errors; clients

@@ -54,12 +54,20 @@ class AutoSchema(StandardizedErrorsAutoSchema):
     - A field's own schema (extend_schema_field) keeps its minLength.
     - An event stream's body is a string (what a client gets to read); the
       schema its events follow moves to `x-itemSchema`.
+    - Every operation in our error format may answer 503: each reads the
+      database (api/exceptions.py).
     """
 
     def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
         operation: dict[str, Any] | None = super().get_operation(*args, **kwargs)
-        if operation is not None and operation.get("security") == [{}]:
+        if operation is None:
+            return None
+        if operation.get("security") == [{}]:
             operation["security"] = []
+        responses = operation.get("responses", {})
+        # A 500 in our format (the OpenAI-compatible operations have their own).
+        if "500" in responses and "503" not in responses:
+            responses["503"] = self._get_response_for_code(ErrorResponse503Serializer, "503")
         return operation
 
     def _get_response_for_code(
