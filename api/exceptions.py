@@ -15,10 +15,19 @@ SERVICE_UNAVAILABLE = (
 # How long a client should wait before retrying a 503 (Retry-After): a cache
 # or database restart takes seconds.
 RETRY_AFTER_SECONDS = 5
-# What the database backends raise when the database cannot be reached or
-# used for now (down, restarting, out of connections, locked too long), as
-# opposed to a query it refuses (IntegrityError, ProgrammingError): a bug.
-DATABASE_FAILURES = (OperationalError, InterfaceError)
+# The database cannot be reached or used for now (down, restarting, out of
+# connections, locked too long), as opposed to refusing a query, which is a
+# bug to see (no such table, a statement timeout, a deadlock): SQLite's
+# messages, and PostgreSQL's SQLSTATE classes (connection exception,
+# insufficient resources, operator intervention: shutting down, cannot
+# connect now).
+_SQLITE_UNAVAILABLE = (
+    "database is locked",
+    "database table is locked",
+    "unable to open database file",
+    "disk i/o error",
+)
+_POSTGRES_UNAVAILABLE = ("08", "53", "57P")
 
 logger = structlog.get_logger(__name__)
 
@@ -45,9 +54,10 @@ class ExceptionHandler(StandardizedExceptionHandler):
             # Django refuses bodies over DATA_UPLOAD_MAX_MEMORY_SIZE; that is
             # the client's doing, not a server error.
             return RequestTooLarge()
-        if isinstance(exc, DATABASE_FAILURES):
+        if database_unavailable(exc):
             # The class only: a driver's message may name hosts and users.
-            logger.warning("database.unavailable", error=type(exc).__name__)
+            cause = exc.__cause__ or exc
+            logger.warning("database.unavailable", error=type(cause).__name__)
             return ServiceUnavailable()
         if isinstance(exc, exceptions.AuthenticationFailed) and isinstance(exc.detail, dict):
             # SimpleJWT's details are dicts (detail, code, per-token-type
@@ -68,3 +78,17 @@ class ExceptionHandler(StandardizedExceptionHandler):
         if isinstance(exc, ServiceUnavailable):
             return
         super().report_exception(exc, response)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether a database error means the database is away or overloaded for now."""
+    if isinstance(error, InterfaceError):
+        return True  # a connection that was closed under us
+    if not isinstance(error, OperationalError):
+        return False
+    cause = error.__cause__
+    if type(cause).__module__.startswith("psycopg"):
+        sqlstate = getattr(cause, "sqlstate", None)
+        # No SQLSTATE: the client's own error (no connection, a pool timeout).
+        return sqlstate is None or str(sqlstate).startswith(_POSTGRES_UNAVAILABLE)
+    return str(error).lower().startswith(_SQLITE_UNAVAILABLE)

@@ -2,11 +2,11 @@
 
 A connection holds its process's turn from BEGIN to COMMIT or ROLLBACK
 (every `atomic` block: BEGIN IMMEDIATE takes SQLite's write lock up front),
-and, outside a transaction, for one statement that writes.
+and, outside a transaction, for one statement that writes, until its cursor
+is closed: a statement that returns rows (INSERT ... RETURNING) holds
+SQLite's lock until they have been read.
 """
 
-import os
-from pathlib import Path
 from typing import Any
 
 from django.db.backends.sqlite3 import base
@@ -22,29 +22,35 @@ _DEFAULT_TIMEOUT_SECONDS = 5.0
 class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.holds_writer_turn = False
-        self._writers: tuple[tuple[int, str], WriterQueue] | None = None
+        # The queue whose turn this connection holds, if it holds one, and
+        # which of its turns that is.
+        self._turn: WriterQueue | None = None
+        self._turns = 0
 
     @property
-    def writers(self) -> WriterQueue:
-        # This process's (the server forks its workers) for this database
-        # (the tests' differs from the one named in settings).
-        key = (os.getpid(), str(self.settings_dict["NAME"]))
-        if self._writers is None or self._writers[0] != key:
-            path = None if self.is_in_memory_db() else Path(key[1]).resolve()
-            self._writers = (key, writer_queue(path))
-        return self._writers[1]
+    def holds_writer_turn(self) -> bool:
+        return self._turn is not None
 
-    def writer_turn_take(self) -> None:
-        if not self.holds_writer_turn:
+    def writer_turn_take(self) -> int:
+        """Take a turn, unless this connection holds one; which turn it holds."""
+        if self._turn is None:
             timeout = self.settings_dict["OPTIONS"].get("timeout", _DEFAULT_TIMEOUT_SECONDS)
-            self.writers.acquire(float(timeout))
-            self.holds_writer_turn = True
+            name = str(self.settings_dict["NAME"])
+            queue = writer_queue(name, in_memory=self.is_in_memory_db())
+            queue.acquire(float(timeout))
+            self._turn = queue
+            self._turns += 1
+        return self._turns
 
-    def writer_turn_give(self) -> None:
-        if self.holds_writer_turn:
-            self.holds_writer_turn = False
-            self.writers.release()
+    def writer_turn_give(self, turn: int | None = None) -> None:
+        """Give the turn back (only if it is still `turn`, when given)."""
+        if turn is not None and turn != self._turns:
+            return
+        # The queue it was taken from, whatever happened since (a fork, the
+        # tests' database replacing the one named in settings).
+        queue, self._turn = self._turn, None
+        if queue is not None:
+            queue.release()
 
     def create_cursor(self, name: str | None = None) -> "QueuedCursor":
         cursor: QueuedCursor = self.connection.cursor(factory=QueuedCursor)
@@ -84,24 +90,38 @@ class QueuedCursor(base.SQLiteCursorWrapper):
     """A statement that writes outside a transaction waits for its turn too."""
 
     wrapper: DatabaseWrapper
+    # The connection's turn this cursor took, while it holds it.
+    _turn: int | None = None
 
     def execute(self, query: str, params: Any = None) -> Any:
         if not self._queues(query):
             return super().execute(query, params)
-        self.wrapper.writer_turn_take()
+        self._take_turn()
         try:
-            return super().execute(query, params)
-        finally:
-            self.wrapper.writer_turn_give()
+            result = super().execute(query, params)
+        except BaseException:
+            self._give_turn()
+            raise
+        self._statement_run()
+        return result
 
     def executemany(self, query: str, param_list: Any) -> Any:
         if not self._queues(query):
             return super().executemany(query, param_list)
-        self.wrapper.writer_turn_take()
+        self._take_turn()
         try:
-            return super().executemany(query, param_list)
+            result = super().executemany(query, param_list)
+        except BaseException:
+            self._give_turn()
+            raise
+        self._statement_run()
+        return result
+
+    def close(self) -> None:
+        try:
+            super().close()
         finally:
-            self.wrapper.writer_turn_give()
+            self._give_turn()
 
     def _queues(self, query: str) -> bool:
         return (
@@ -109,3 +129,19 @@ class QueuedCursor(base.SQLiteCursorWrapper):
             and not self.connection.in_transaction
             and query.lstrip()[:7].upper().startswith(_WRITES)
         )
+
+    def _take_turn(self) -> None:
+        self._turn = self.wrapper.writer_turn_take()
+
+    def _statement_run(self) -> None:
+        # Without rows to read, the statement has run to its end and
+        # committed; with them (RETURNING), it ends when they are read, which
+        # Django does before it closes the cursor.
+        if self.description is None:
+            self._give_turn()
+
+    def _give_turn(self) -> None:
+        # Not a later turn of the connection's (a transaction begun since).
+        if self._turn is not None:
+            turn, self._turn = self._turn, None
+            self.wrapper.writer_turn_give(turn)

@@ -54,17 +54,11 @@ class WriterQueue:
             raise OperationalError("database is locked")
         if self._file is None:
             return
-        pause = _FIRST_PAUSE_SECONDS
-        while True:
-            try:
-                fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    self._turn.release()
-                    raise OperationalError("database is locked") from None
-                time.sleep(pause)
-                pause = min(pause * 2, _MAX_PAUSE_SECONDS)
+        try:
+            _database_turn(self._file, deadline)
+        except BaseException:
+            self._turn.release()
+            raise
 
     def release(self) -> None:
         if self._file is not None:
@@ -72,18 +66,37 @@ class WriterQueue:
         self._turn.release()
 
 
-def writer_queue(path: Path | None) -> WriterQueue:
-    """This process's queue for the database at `path` (None: in memory)."""
-    key = (os.getpid(), path)
-    with _queues_lock:
-        if key not in _queues:
-            _queues[key] = WriterQueue(path)
-        return _queues[key]
+def writer_queue(name: str, *, in_memory: bool) -> WriterQueue:
+    """This process's queue for the database `name` (a file's path, or an
+    in-memory database's name)."""
+    key = (os.getpid(), name)
+    queue = _queues.get(key)
+    if queue is None:
+        with _queues_lock:
+            if key not in _queues:
+                _queues[key] = WriterQueue(None if in_memory else Path(name).resolve())
+            queue = _queues[key]
+    return queue
+
+
+def _database_turn(file: int, deadline: float) -> None:
+    """The lock on `file`, waited for in short pauses (a blocking flock could
+    not give up at the deadline)."""
+    pause = _FIRST_PAUSE_SECONDS
+    while True:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise OperationalError("database is locked") from None
+            time.sleep(pause)
+            pause = min(pause * 2, _MAX_PAUSE_SECONDS)
 
 
 def _lock_path(path: Path) -> Path:
     return path.with_name(path.name + "-writers")
 
 
-_queues: dict[tuple[int, Path | None], WriterQueue] = {}
+_queues: dict[tuple[int, str], WriterQueue] = {}
 _queues_lock = threading.Lock()

@@ -6,9 +6,11 @@ locked". So every write that succeeds beside others waited in the queue.
 """
 
 import multiprocessing
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -241,3 +243,49 @@ def test_a_connection_closed_in_a_transaction_gives_its_turn_back(database_path)
 
     second.close()
     assert counts(database_path) == (1, 1)
+
+
+def test_a_begin_that_sqlite_refuses_gives_its_turn_back(database_path):
+    database = open_database(settings_for(database_path, timeout=0.3))
+    with closing(sqlite3.connect(database_path, isolation_level=None)) as other_program:
+        other_program.execute("BEGIN IMMEDIATE")  # not through the queue
+        with pytest.raises(OperationalError, match="database is locked"):
+            in_transaction(database, insert(1))
+        other_program.execute("ROLLBACK")
+
+    assert not database.holds_writer_turn
+    in_transaction(database, insert(2))
+    database.close()
+    assert counts(database_path) == (1, 1)
+
+
+def test_a_statement_returning_rows_keeps_the_turn_until_they_are_read(database_path):
+    """SQLite commits such a statement, outside a transaction, once its rows
+    are read: another writer must not be let in before."""
+    first = open_database(settings_for(database_path))
+    cursor = first.cursor()
+    cursor.execute("INSERT INTO writes (value) VALUES (%s) RETURNING value", [1])
+    wrote: list[BaseException | None] = []
+
+    def write() -> None:
+        second = open_database(settings_for(database_path))
+        try:
+            in_transaction(second, insert(2))
+            wrote.append(None)
+        except BaseException as error:
+            wrote.append(error)
+        finally:
+            second.close()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    time.sleep(0.3)
+    waited = not wrote
+    assert cursor.fetchall() == [(1,)]
+    cursor.close()
+    thread.join(10)
+    first.close()
+
+    assert waited
+    assert wrote == [None]
+    assert counts(database_path) == (2, 1)
