@@ -7,6 +7,7 @@ is closed: a statement that returns rows (INSERT ... RETURNING) holds
 SQLite's lock until they have been read.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.backends.sqlite3 import base
@@ -94,23 +95,17 @@ class QueuedCursor(base.SQLiteCursorWrapper):
     _turn: int | None = None
 
     def execute(self, query: str, params: Any = None) -> Any:
-        if not self._queues(query):
-            return super().execute(query, params)
-        self._take_turn()
-        try:
-            result = super().execute(query, params)
-        except BaseException:
-            self._give_turn()
-            raise
-        self._statement_run()
-        return result
+        return self._queued(super().execute, query, params)
 
     def executemany(self, query: str, param_list: Any) -> Any:
+        return self._queued(super().executemany, query, param_list)
+
+    def _queued(self, run: Callable[[str, Any], Any], query: str, arguments: Any) -> Any:
         if not self._queues(query):
-            return super().executemany(query, param_list)
+            return run(query, arguments)
         self._take_turn()
         try:
-            result = super().executemany(query, param_list)
+            result = run(query, arguments)
         except BaseException:
             self._give_turn()
             raise
