@@ -45,6 +45,12 @@ UNAUTHORIZED = {
 MODEL_NOT_FOUND = {
     404: OpenApiResponse(OpenAIErrorSerializer, description="`model_not_found`."),
 }
+# Every operation reads the database, if only to check the key.
+UNAVAILABLE = {
+    503: OpenApiResponse(
+        OpenAIErrorSerializer, description="A dependency (the database, the cache) is down."
+    ),
+}
 
 
 def served_model() -> dict[str, Any]:
@@ -107,7 +113,7 @@ class ChatCompletionView(OpenAIErrors, AsyncAPIView):
                 OpenAIErrorSerializer, description="`rate_limit_exceeded`, with Retry-After."
             ),
             502: OpenApiResponse(OpenAIErrorSerializer, description="`provider_error`, refunded."),
-            503: OpenApiResponse(OpenAIErrorSerializer, description="A dependency is down."),
+            **UNAVAILABLE,
             504: OpenApiResponse(
                 OpenAIErrorSerializer, description="`provider_timeout`, refunded."
             ),
@@ -149,7 +155,7 @@ class ModelListView(OpenAIErrors, APIView):
         tags=["openai"],
         summary="List models (OpenAI-compatible)",
         operation_id="v1_models",
-        responses={200: ModelListSerializer, **UNAUTHORIZED},
+        responses={200: ModelListSerializer, **UNAUTHORIZED, **UNAVAILABLE},
     )
     def get(self, request: Request) -> Response:
         return Response({"object": "list", "data": [served_model()]})
@@ -175,7 +181,7 @@ class ModelView(OpenAIErrors, APIView):
                 description="A model's id, as `GET /v1/models` lists it.",
             )
         ],
-        responses={200: ModelSerializer, **UNAUTHORIZED, **MODEL_NOT_FOUND},
+        responses={200: ModelSerializer, **UNAUTHORIZED, **MODEL_NOT_FOUND, **UNAVAILABLE},
     )
     def get(self, request: Request, model: str) -> Response:
         served = served_model()

@@ -95,12 +95,21 @@ def test_a_chat_the_database_cannot_take_gets_503_and_changes_nothing(tmp_path: 
 def test_reads_answer_as_the_database_does(tmp_path: Path) -> None:
     with live_server(tmp_path, workers=1, threads=2, env=ENV) as server:
         token = server.login("edward", DEFAULT_PASSWORD)
+        key = server.request("POST", "/api/v1/keys/", {"name": "k"}, token).body["key"]
+        # Used once: its last use is recorded now, not during the outage.
+        assert server.request("GET", "/v1/models", token=key).status == HTTPStatus.OK
         with database_unusable(server.database_url):
             balance = server.request("GET", "/api/v1/balance/", token=token)
+            models = server.request("GET", "/v1/models", token=key)
 
     if server.database_url.startswith("sqlite"):
         # WAL: readers go on beside a writer that holds the lock.
         assert balance.status == HTTPStatus.OK
         assert balance.body["tokens"] == settings.SIGNUP_TOKENS
+        assert models.status == HTTPStatus.OK
     else:
         assert_unavailable(balance)
+        # The OpenAI-compatible endpoints say it in OpenAI's error format.
+        assert models.status == HTTPStatus.SERVICE_UNAVAILABLE
+        assert models.body["error"]["type"] == "server_error"
+        assert models.headers["Retry-After"] == "5"
