@@ -14,7 +14,8 @@ Two kinds of view share each worker process:
 Which way a request goes is read from the URL's view, so a view made async
 moves over by itself. The lifespan protocol tells api.lifespan which loop
 is the server's, so clients on it keep their connections until shutdown;
-it also starts the sampling of the database pool for /metrics.
+it also opens the AI provider's client on that loop, and starts the
+sampling of the database pool for /metrics.
 """
 
 import asyncio
