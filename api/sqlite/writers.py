@@ -4,7 +4,8 @@ SQLite lets one connection write at a time. A connection that finds the
 write lock taken waits in SQLite's busy handler, which sleeps 1, 2, 5, 10 ...
 up to 100 ms between tries: the lock is freed in a millisecond, but the
 writers waiting for it are asleep. With a server's threads and processes
-all writing (a chat is a write to reserve and one to settle), the database
+all writing (a chat writes its rate limit's count without Redis, its
+reservation and its settlement), the database
 sat idle most of the time its writers waited (docs/performance.md).
 
 So writers queue before they ask SQLite: on a lock of their process, then,

@@ -13,12 +13,10 @@ from django.db.utils import DatabaseErrorWrapper
 
 from api.exceptions import database_unavailable
 from api.sqlite.writers import WriterQueue
+from tests.postgres_available import answers, server_url
 
-# The server's own database, whichever leg of the suite this is.
-POSTGRES_SERVER = (
-    os.environ.get("POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/chat_api").rsplit("/", 1)[0]
-    + "/postgres"
-)
+# The PostgreSQL server, whichever leg of the suite this is (as `make test`).
+POSTGRES_URL = os.environ.get("POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/chat_api")
 
 
 class _Driver:
@@ -87,13 +85,6 @@ def test_sqlite_bugs_are_not(sql):
     assert not database_unavailable(sqlite_error(sql))
 
 
-def _postgres_or_skip() -> None:
-    try:
-        psycopg.connect(POSTGRES_SERVER, connect_timeout=3).close()
-    except psycopg.Error:
-        pytest.skip(f"no PostgreSQL at {POSTGRES_SERVER}")
-
-
 def test_postgres_unreachable_is_unavailable():
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
@@ -105,8 +96,9 @@ def test_postgres_unreachable_is_unavailable():
 
 
 def test_postgres_statement_timeout_is_not():
-    _postgres_or_skip()
-    with psycopg.connect(POSTGRES_SERVER) as database:
+    if not answers(POSTGRES_URL):
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL}")
+    with psycopg.connect(server_url(POSTGRES_URL)) as database:
         database.execute("SET statement_timeout = 1")
         with pytest.raises(psycopg.OperationalError) as error:
             database.execute("SELECT pg_sleep(1)")
