@@ -1,7 +1,8 @@
 """A list endpoint whose serializer is built once per process, not per request."""
 
 import functools
-from typing import Any, TypeVar
+from collections.abc import Iterator, Mapping
+from typing import Any, NoReturn, TypeVar, cast
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model
@@ -21,7 +22,9 @@ class OneSerializerListAPIView(generics.ListAPIView[M]):
     history list's time. Rendering keeps no state on the serializer, so
     requests can share one, as the chat's output does
     (conversations.serializers.chat_output); only for serializers that read
-    no context (no request, no user), which a shared instance cannot have.
+    no context (no request, no user), which a shared instance cannot have:
+    one that tries fails at once (ImproperlyConfigured), rather than render
+    one request's data with another's.
     """
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -37,4 +40,28 @@ class OneSerializerListAPIView(generics.ListAPIView[M]):
     def _shared_serializer(cls) -> serializers.BaseSerializer[M]:
         if cls.serializer_class is None:
             raise ImproperlyConfigured(f"{cls.__name__} needs a serializer_class.")
-        return cls.serializer_class()
+        # The stubs ask for a dict; DRF's fields only read it as a mapping.
+        context = cast(dict[str, Any], _NoContext(cls.__name__))
+        return cls.serializer_class(context=context)
+
+
+class _NoContext(Mapping[str, Any]):
+    """The context of a serializer shared by every request: reading it is an error."""
+
+    def __init__(self, view: str) -> None:
+        self._view = view
+
+    def __getitem__(self, key: str) -> NoReturn:
+        self._refuse()
+
+    def __iter__(self) -> Iterator[str]:
+        self._refuse()
+
+    def __len__(self) -> int:
+        self._refuse()
+
+    def _refuse(self) -> NoReturn:
+        raise ImproperlyConfigured(
+            f"{self._view} shares one serializer between requests, so its "
+            "serializer_class cannot read the context (the request, the user)."
+        )

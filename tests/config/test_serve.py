@@ -78,10 +78,11 @@ def test_coroutine_views_go_to_the_asgi_handler_and_the_rest_to_the_thread_pool(
     assert not is_async_view("/no/such/page/")
 
 
-def test_loading_the_app_loads_every_view_before_the_first_request():
+@pytest.mark.parametrize("entry_point", ["config.asgi", "config.wsgi"])
+def test_loading_the_app_loads_every_view_before_the_first_request(entry_point):
     # A new interpreter: this one's URLconf was loaded by the tests before.
     program = (
-        "import config.asgi; from django.urls import get_resolver; "
+        f"import {entry_point}; from django.urls import get_resolver; "
         "print('url_patterns' in vars(get_resolver()))"
     )
     loaded = subprocess.run(
