@@ -36,7 +36,7 @@ from conversations.serializers import (
     balance_output,
     chat_output,
 )
-from conversations.services.chat import chat_open, chat_send
+from conversations.services.chat import ChatArguments, chat_open, chat_send
 from conversations.services.conversations import conversation_delete
 from conversations.services.idempotency import (
     KEY_MAX_CHARS,
@@ -150,7 +150,7 @@ class ChatView(AsyncAPIView):
         )
         serializer = ChatCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        chat = {
+        chat: ChatArguments = {
             "user": authenticated_user(request),
             "message": serializer.validated_data["message"],
             "conversation_id": serializer.validated_data.get("conversation"),

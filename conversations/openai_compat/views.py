@@ -27,7 +27,7 @@ from conversations.openai_compat.serializers import (
 )
 from conversations.openai_compat.streaming import chunk_stream_response
 from conversations.providers import get_provider
-from conversations.services.chat import chat_open, chat_send
+from conversations.services.chat import ChatArguments, chat_open, chat_send
 from conversations.streaming import MEDIA_TYPE
 from conversations.throttling import ChatThrottle
 from conversations.views import REMAINING_HEADER, remaining_parameter
@@ -128,7 +128,7 @@ class ChatCompletionView(OpenAIErrors, AsyncAPIView):
             raise ModelNotFound
         user = authenticated_user(request)
         messages = data["messages"]
-        chat = {
+        chat: ChatArguments = {
             "user": user,
             "message": messages[-1]["content"],
             "context": provider_messages(messages),

@@ -16,12 +16,11 @@ so no database transaction stays open while a model thinks:
 """
 
 import asyncio
-import functools
 import time
 import uuid
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
-from typing import Any, TypeVar
+from typing import Any, Required, TypedDict, TypeVar, Unpack
 
 import structlog
 from django.conf import settings
@@ -56,15 +55,22 @@ TITLE_MAX_CHARS = 60
 T = TypeVar("T")
 
 
+class ChatArguments(TypedDict, total=False):
+    """What a chat is asked with, as chat_reserve takes it (which says what
+    each means); the functions that lead to it pass it on unchanged."""
+
+    user: Required[User]
+    message: Required[str]
+    conversation_id: uuid.UUID | None
+    context: Sequence[Message] | None
+    max_tokens: int | None
+    temperature: float | None
+
+
 async def chat_send(
     *,
-    user: User,
-    message: str,
-    conversation_id: uuid.UUID | None = None,
     idempotency_key: idempotency.IdempotencyRequest | None = None,
-    context: Sequence[Message] | None = None,
-    max_tokens: int | None = None,
-    temperature: float | None = None,
+    **chat: Unpack[ChatArguments],
 ) -> ChatResult:
     """Charge the user for one message, get the AI's reply, and keep the exchange.
 
@@ -77,24 +83,17 @@ async def chat_send(
     again (`replayed`), and a charge is committed only together with the
     stored answer, by the request that still holds the key.
 
-    `context`, `max_tokens`, `temperature`: see chat_reserve.
+    `chat`: what chat_reserve takes.
     """
-    run = functools.partial(
-        _chat_run,
-        user=user,
-        message=message,
-        conversation_id=conversation_id,
-        context=context,
-        max_tokens=max_tokens,
-        temperature=temperature,
-    )
     if idempotency_key is None:
-        return await run()
-    claim = await in_thread(idempotency.idempotency_claim, user=user, request=idempotency_key)
+        return await _chat_run(**chat)
+    claim = await in_thread(
+        idempotency.idempotency_claim, user=chat["user"], request=idempotency_key
+    )
     if isinstance(claim, ChatResult):
         return claim
     try:
-        return await run(claim=claim)
+        return await _chat_run(claim=claim, **chat)
     except BaseException:
         await _shielded(idempotency.idempotency_release, claim=claim)
         raise
@@ -237,28 +236,10 @@ def chat_reserve(
     )
 
 
-async def chat_open(
-    *,
-    user: User,
-    message: str,
-    conversation_id: uuid.UUID | None = None,
-    context: Sequence[Message] | None = None,
-    max_tokens: int | None = None,
-    temperature: float | None = None,
-) -> ChatReservation:
+async def chat_open(**chat: Unpack[ChatArguments]) -> ChatReservation:
     """chat_reserve, from async code. If the caller is cancelled meanwhile (the
     client left), the reservation it made is refunded before that goes on."""
-    step = asyncio.ensure_future(
-        in_thread(
-            chat_reserve,
-            user=user,
-            message=message,
-            conversation_id=conversation_id,
-            context=context,
-            max_tokens=max_tokens,
-            temperature=temperature,
-        )
-    )
+    step = asyncio.ensure_future(in_thread(chat_reserve, **chat))
     try:
         return await asyncio.shield(step)
     except asyncio.CancelledError:
@@ -276,23 +257,9 @@ async def _failed(step: "asyncio.Future[Any]") -> bool:
 
 
 async def _chat_run(
-    *,
-    user: User,
-    message: str,
-    conversation_id: uuid.UUID | None,
-    context: Sequence[Message] | None,
-    max_tokens: int | None,
-    temperature: float | None,
-    claim: idempotency.IdempotencyClaim | None = None,
+    *, claim: idempotency.IdempotencyClaim | None = None, **chat: Unpack[ChatArguments]
 ) -> ChatResult:
-    reservation = await chat_open(
-        user=user,
-        message=message,
-        conversation_id=conversation_id,
-        context=context,
-        max_tokens=max_tokens,
-        temperature=temperature,
-    )
+    reservation = await chat_open(**chat)
     provider = get_provider()
     started = time.monotonic()
     try:
