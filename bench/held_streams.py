@@ -66,6 +66,10 @@ class StreamRun:
     p95: float
     p99: float
     max: float
+    # p95 of the seconds until the response's headers: of each client's first
+    # chat (all sent at once) and of the others
+    headers_first_p95: float
+    headers_later_p95: float
     errors: dict[str, int]
     rss_start: int  # bytes, the server's processes summed
     rss_peak: int
@@ -212,6 +216,8 @@ def _stream_run(
         p95=data["p95"],
         p99=data["p99"],
         max=data["max"],
+        headers_first_p95=data["headers_first"]["p95"],
+        headers_later_p95=data["headers_later"]["p95"],
         errors=data["errors"],
         rss_start=usage.rss_start,
         rss_peak=usage.rss_peak,
@@ -223,6 +229,7 @@ def _stream_run(
         f"{database:8} {app:7} {STREAM_PATHS[path]:21} c={clients:<5}"
         f" {run.chats_per_second:6.1f} chats/s"
         f"  p50 {run.p50:5.1f}  p95 {run.p95:5.1f}  p99 {run.p99:5.1f} s"
+        f"  headers p95 {run.headers_first_p95:4.1f} / {run.headers_later_p95:4.1f} s"
         f"  errors {run.error_count}  RSS peak {run.rss_peak / 2**20:,.0f} MiB"
         f"  CPU {run.cpu_seconds:.0f} s"
     )

@@ -116,6 +116,11 @@ def streams_section(streams: list[Any], reply_seconds: float) -> list[str]:
         "  gthread worker, 5 workers x 128 threads, 160 connections each (config/wsgi.py),",
         "  every chat holding a thread; under WSGI the events arrive together at the end.",
         "",
+        "Headers p95: how long the response's headers took to arrive, for each client's",
+        "first chat (all sent at once) and for the chats after. Ours and the floor send them",
+        "before the model is asked (ours once the chat is paid for); under gthread they",
+        "come with the whole reply.",
+        "",
         "Server RSS is summed over the server's processes (master and workers), sampled",
         "every second: at the start, at its peak and after the last chat. CPU is their",
         "user + system seconds over the run.",
@@ -128,8 +133,9 @@ def streams_section(streams: list[Any], reply_seconds: float) -> list[str]:
             f"### {title(database)}",
             "",
             "| Clients | Server (processes) | Endpoint | chats done | chats/s | median s (added) "
-            "| p95 s | p99 s | errors | RSS MiB start / peak / after | CPU s |",
-            "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
+            "| p95 s | p99 s | headers p95 s, first / later | errors "
+            "| RSS MiB start / peak / after | CPU s |",
+            "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
         ]
         mine = [*(r for r in streams if r.database == database), *floor]
         for clients in dict.fromkeys(r.clients for r in mine):
@@ -150,6 +156,7 @@ def _stream_row(run: Any, reply_seconds: float) -> str:
         f"| {run.clients:,} | {run.app} ({run.processes}) | `{STREAM_PATHS[run.path]}` "
         f"| {run.done:,} | {run.chats_per_second:,.1f} "
         f"| {run.p50:.1f} ({run.p50 / reply_seconds - 1:+.1%}) | {run.p95:.1f} | {run.p99:.1f} "
+        f"| {run.headers_first_p95:.1f} / {run.headers_later_p95:.1f} "
         f"| {errors} | {' / '.join(mib)} | {run.cpu_seconds:,.0f} |"
     )
 

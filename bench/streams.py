@@ -18,10 +18,13 @@ no connection limit. The format:
 
 Prints one JSON object: chats started and done, the wall time from the first
 request to the last answer, the latency of every chat that was done (median,
-p95, p99, max, in seconds), and the errors by kind: an HTTP status other than
-200, an error the stream sent (an `error` event; an `error` chunk), a broken
-or timed-out connection, a stream that ended before its answer was complete,
-or an answer with a number of pieces other than --pieces. With --ids, the
+p95, p99, max, in seconds), how long the response's headers took (median
+and p95, in seconds) for each client's first chat, which all start at once,
+and for the rest (`headers_first`, `headers_later`), and the errors by
+kind: an HTTP status other than 200, an error the stream sent (an `error`
+event; an `error` chunk), a broken or timed-out connection, a stream that
+ended before its answer was complete, or an answer with a number of pieces
+other than --pieces. With --ids, the
 exchange id of every chat done (when the server sends one) goes to FILE, one
 a line, for the billing check.
 """
@@ -56,6 +59,9 @@ class Results:
     errors: Counter[str] = field(default_factory=Counter)
     ids: list[str] = field(default_factory=list)
     last_answer: float = 0.0
+    # Seconds until the response's headers, of each client's first chat and of the others.
+    headers_first: list[float] = field(default_factory=list)
+    headers_later: list[float] = field(default_factory=list)
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -76,6 +82,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     if args.ids:
         Path(args.ids).write_text("".join(f"{i}\n" for i in results.ids))
     latencies = sorted(results.latencies)
+    first, later = sorted(results.headers_first), sorted(results.headers_later)
     return {
         "clients": args.clients,
         "seconds": args.seconds,
@@ -87,6 +94,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "p95": _percentile(latencies, 0.95),
         "p99": _percentile(latencies, 0.99),
         "max": latencies[-1] if latencies else 0.0,
+        "headers_first": {"p50": _percentile(first, 0.50), "p95": _percentile(first, 0.95)},
+        "headers_later": {"p50": _percentile(later, 0.50), "p95": _percentile(later, 0.95)},
         "errors": dict(results.errors),
     }
 
@@ -104,16 +113,23 @@ async def _client(
     turn = first
     while time.monotonic() < deadline:
         token = tokens[turn % len(tokens)]
+        headers = results.headers_first if turn == first else results.headers_later
         turn += step
         results.started += 1
-        if not await _chat(session, url, token, args, results):
+        if not await _chat(session, url, token, args, results, headers):
             await asyncio.sleep(ERROR_PAUSE_SECONDS)
 
 
 async def _chat(
-    session: aiohttp.ClientSession, url: str, token: str, args: argparse.Namespace, results: Results
+    session: aiohttp.ClientSession,
+    url: str,
+    token: str,
+    args: argparse.Namespace,
+    results: Results,
+    headers_after: list[float],
 ) -> bool:
-    """One streamed chat, read to its end; whether its answer was complete."""
+    """One streamed chat, read to its end; whether its answer was complete.
+    When its response's headers came is added to `headers_after`."""
     start = time.monotonic()
     reader: EventReader | ChunkReader
     if args.format == "v1":
@@ -124,6 +140,7 @@ async def _chat(
     done = False
     try:
         async with session.post(url, json=body, headers=headers) as response:
+            headers_after.append(time.monotonic() - start)
             if response.status != 200:
                 await response.read()
                 results.errors[f"HTTP {response.status}"] += 1

@@ -109,6 +109,15 @@ def test_a_whole_api_stream_is_one_chat_done_with_its_exchange_id(tmp_path):
     assert (tmp_path / "ids").read_text() == f"{EXCHANGE}\n"
 
 
+def test_when_the_headers_came_is_counted_for_each_client_s_first_chat(tmp_path):
+    result = run(tmp_path, lambda: api_answer(PIECES), "api")
+
+    # The canned server waits before it answers; the one client sent one chat.
+    first = result["headers_first"]
+    assert ANSWER_AFTER_SECONDS <= first["p50"] == first["p95"] <= result["max"]
+    assert result["headers_later"] == {"p50": 0.0, "p95": 0.0}
+
+
 @pytest.mark.parametrize(
     ("body", "error"),
     [
