@@ -228,7 +228,7 @@ class ApiKey(models.Model):
     lookup = models.CharField(max_length=16, unique=True)
     digest = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
-    # Written at most once a minute (users.keys.key_touch), not per request.
+    # Written at most once a minute (users.keys._key_touch), not per request.
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

@@ -48,8 +48,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ------------------------------------------------------------------
 
-# The rate limits and the ended sessions live in the cache, so every server
-# process must see the same one:
+# The rate limits live in the cache, so every server process must see the
+# same one:
 # - REDIS_URL: one Redis shared by every process and machine;
 # - otherwise, with DEBUG off: a table in the database (created by
 #   `manage.py createcachetable`), shared by every process;

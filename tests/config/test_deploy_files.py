@@ -18,6 +18,7 @@ SHOWN = [
     "systemd/chat-api-release.service",
     "systemd/chat-api-job@.service",
     "systemd/chat-api-sweeper.timer",
+    "systemd/chat-api-grant-monthly-allowances.timer",
 ]
 
 
