@@ -17,16 +17,18 @@ always runs it.
 """
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import IO, Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured, MiddlewareNotUsed
+from django.core.exceptions import ImproperlyConfigured, MiddlewareNotUsed, RequestAborted
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.deprecation import MiddlewareMixin
 from django.utils.module_loading import import_string
+
+from api.request_body import body_read, scope_with_length
 
 # Middleware that answers only for static files, which are never coroutine views.
 STATIC_FILES_ONLY = {"whitenoise.middleware.WhiteNoiseMiddleware"}
@@ -43,6 +45,24 @@ class CoroutineViewHandler(ASGIHandler):
         if scope["type"] != "http":
             raise ValueError(f"Only HTTP connections are handled here, not {scope['type']}.")
         await self.handle(scope, receive, send)
+
+    async def read_body(self, receive: Any) -> IO[bytes]:
+        # Not Django's: it reads the whole body first (api.request_body).
+        body = await body_read(receive)
+        if body is None:
+            raise RequestAborted
+        return body
+
+    def create_request(self, scope: Any, body_file: IO[bytes]) -> Any:
+        return super().create_request(scope_with_length(scope, body_file), body_file)
+
+    async def listen_for_disconnect(self, receive: Any) -> None:
+        # Past the part of an overlong body that was read, the rest may still
+        # come (Django's would take it for an error): it is not kept.
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise RequestAborted
 
     def load_middleware(self, is_async: bool = True) -> None:
         self._view_middleware: list[Callable[..., Any]] = []

@@ -19,14 +19,14 @@ config/asgi.py), so collecting it costs no more memory than it holds.
 """
 
 import asyncio
-import io
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import IO, Any
+from typing import Any
 
 from a2wsgi.wsgi import build_environ
 from a2wsgi.wsgi_typing import Environ
-from django.conf import settings
+
+from api.request_body import body_read, scope_with_length
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -41,11 +41,12 @@ class WSGIBridge:
         self.threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sync-view")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await _request_body(receive)
+        # No more of the body than Django would accept (api.request_body).
+        body = await body_read(receive)
         if body is None:
             return  # the client left before it had sent its request
         try:
-            environ = build_environ(scope, body)  # type: ignore[arg-type]  # any file will do
+            environ = build_environ(scope_with_length(scope, body), body)  # type: ignore[arg-type]  # any file will do
             # Run in the thread's own context, as under a WSGI server: what
             # Django keeps per context (the cache's client) lives as long as
             # the thread, not one request.
@@ -81,23 +82,3 @@ class WSGIBridge:
             [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers],
             b"".join(chunks),
         )
-
-
-async def _request_body(receive: Receive) -> IO[bytes] | None:
-    """The body, read on the loop before the view runs, as Django's ASGI
-    handler reads it, but never more than a byte past
-    DATA_UPLOAD_MAX_MEMORY_SIZE: Django refuses a longer body (413
-    `request_too_large`) from its Content-Length, without reading it, so a
-    client that sends gigabytes fills neither memory nor disk."""
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    parts: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        part = message.get("body", b"")
-        parts.append(part)
-        size += len(part)
-        if not message.get("more_body") or (limit is not None and size > limit):
-            return io.BytesIO(b"".join(parts))
