@@ -61,6 +61,12 @@ class Worker(UvicornWorker):  # type: ignore[misc]  # untyped
         "http": "httptools",
         "lifespan": "on",
         "timeout_graceful_shutdown": CHAT_SECONDS,
+        # The app alone reads what proxies add (NUM_PROXIES,
+        # TRUST_X_FORWARDED_PROTO). uvicorn would take X-Forwarded-For and
+        # -Proto from any peer on 127.0.0.1 (gunicorn's forwarded_allow_ips)
+        # as the client's own address and scheme: a client behind a local
+        # hop that passes them on could pick its own rate-limit bucket.
+        "proxy_headers": False,
     }
 
 

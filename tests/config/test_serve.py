@@ -140,6 +140,24 @@ def test_the_server_refuses_a_huge_body_having_read_only_the_limit(tmp_path):
         assert server.request("GET", "/healthz/").status == 200
 
 
+def test_a_client_cannot_choose_its_address_by_a_header_when_no_proxy_is_declared(tmp_path):
+    """NUM_PROXIES=0: every request from this test's socket counts as one
+    address, whatever X-Forwarded-For it sends (uvicorn trusted it from
+    127.0.0.1, so each new value got a new registration limit)."""
+    with live_server(tmp_path, workers=1, env={"THROTTLE_REGISTER": "2/hour"}) as server:
+        statuses = [
+            server.request(
+                "POST",
+                "/api/v1/auth/register/",
+                {"username": f"forwarded-{n}", "password": DEFAULT_PASSWORD},
+                headers={"X-Forwarded-For": f"10.0.0.{n}", "X-Real-IP": f"10.0.0.{n}"},
+            ).status
+            for n in range(3)
+        ]
+
+    assert statuses == [201, 201, 429]
+
+
 def test_sigterm_lets_a_chat_in_flight_finish_billed_once_and_refuses_new_ones(tmp_path):
     provider = FakeOpenAI().start_in_thread()
     provider.behaviour.chunk_delay = 1.0  # "You said: one two three": 5 pieces, 5 s
