@@ -1,5 +1,6 @@
 """Cursor pagination for every list: a page costs the same however deep it is."""
 
+import base64
 import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -16,6 +17,8 @@ from rest_framework.views import APIView
 # The codes a bad `page_size` gets (400, `attr: "page_size"`), for the schema.
 PAGE_SIZE_ERROR_CODES = ["invalid", "min_value", "max_value", "max_string_length"]
 _INTEGER = re.compile(r"-?[0-9]+")
+# What DRF writes in a cursor: its offset, direction and position.
+_CURSOR_KEYS = {"o", "r", "p"}
 
 
 class PageSizeField(serializers.IntegerField):
@@ -60,6 +63,21 @@ class CursorPagination(pagination.CursorPagination):
             # A well-formed cursor whose position is not a valid key
             # (tampered with by hand): the same answer as any bad cursor.
             raise NotFound(self.invalid_cursor_message) from exc
+
+    def decode_cursor(self, request: Request) -> pagination.Cursor | None:
+        # DRF skips what is not base64 and ignores keys it does not know, so
+        # "!!!" or base64 of "zzz" read as the first page: a cursor the server
+        # never gave is a bad cursor, as the docs say. (One that decodes to
+        # nothing stays the first page, as DRF has it.)
+        encoded = request.query_params.get(self.cursor_query_param)
+        if encoded:
+            try:
+                decoded = base64.b64decode(encoded.encode("ascii"), validate=True).decode("ascii")
+            except ValueError as exc:  # binascii.Error and UnicodeError are ValueErrors
+                raise NotFound(self.invalid_cursor_message) from exc
+            if not set(parse_qs(decoded, keep_blank_values=True)) <= _CURSOR_KEYS:
+                raise NotFound(self.invalid_cursor_message)
+        return super().decode_cursor(request)
 
     def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param)

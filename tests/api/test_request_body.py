@@ -16,8 +16,8 @@ pytestmark = pytest.mark.live_server_process
 
 LIMIT = 4096  # MAX_REQUEST_BODY_BYTES
 PASSWORD = "a-long-enough-Password-1"
-# A coroutine view (the chat, /v1's completions) and a synchronous one.
-PATHS = ["/api/v1/chat/", "/v1/chat/completions", "/api/v1/auth/register/"]
+# The coroutine views (a synchronous view's overlong body: tests/config/test_serve.py).
+COROUTINE_VIEWS = ["/api/v1/chat/", "/v1/chat/completions"]
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         yield served
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("path", COROUTINE_VIEWS)
 def test_the_answer_comes_before_an_overlong_body_is_all_sent(server, path):
     """Django's ASGI handler reads a body whole, to a file, before it answers
     anything: this client, which sends a little past the limit of the 64 MiB
