@@ -34,3 +34,6 @@ urlpatterns = [
     # Prometheus's default path; for METRICS_TOKEN's bearer only.
     path("metrics", metrics_view, name="metrics"),
 ]
+
+handler400 = "config.errors.bad_request"
+handler500 = "config.errors.server_error"
