@@ -14,6 +14,7 @@ from conversations.services.reservations import ChatResult
 # (DATA_UPLOAD_MAX_MEMORY_SIZE) bounds them anyway.
 MAX_MESSAGES = 100
 LAST_MESSAGE_NOT_USER = "The last message must be the user's"
+BOTH_LIMITS = "Give max_tokens or max_completion_tokens, not both"
 # OpenAI's newer name for a system message.
 ROLES = ["system", "developer", "user", "assistant"]
 MAX_USER_CHARS = 256
@@ -57,26 +58,50 @@ class ChatCompletionInputSerializer(serializers.Serializer):
         max_length=MAX_USER_CHARS,
         help_text="Accepted and checked; neither stored nor logged.",
     )
+    n = StrictIntegerField(
+        required=False,
+        min_value=1,
+        max_value=1,
+        help_text="How many choices: one, the only number answered (more is 400, not a "
+        "silent single choice).",
+    )
 
     def get_fields(self) -> dict[str, serializers.Field]:
         # Per instance, so the limit follows the setting.
-        max_tokens = StrictIntegerField(
-            required=False,
-            allow_null=True,
-            min_value=1,
-            max_value=settings.AI_MAX_OUTPUT_TOKENS,
-            help_text=(
-                "The reply's limit, passed on to the model (AI_MAX_OUTPUT_TOKENS when left "
-                "out; above it, 400). Under per-token pricing the chat reserves its prompt "
-                "plus this many completion tokens (docs/billing.md)."
-            ),
-        )
-        return {**super().get_fields(), "max_tokens": max_tokens}
+        limits = {
+            name: StrictIntegerField(
+                required=False,
+                allow_null=True,
+                min_value=1,
+                max_value=settings.AI_MAX_OUTPUT_TOKENS,
+                help_text=help_text,
+            )
+            for name, help_text in (
+                (
+                    "max_tokens",
+                    "The reply's limit, passed on to the model (AI_MAX_OUTPUT_TOKENS when "
+                    "left out; above it, 400). Under per-token pricing the chat reserves its "
+                    "prompt plus this many completion tokens (docs/billing.md).",
+                ),
+                (
+                    "max_completion_tokens",
+                    "OpenAI's newer name for `max_tokens`, taken the same way; give one of "
+                    "the two.",
+                ),
+            )
+        }
+        return {**super().get_fields(), **limits}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["messages"][-1]["role"] != "user":
             error = ErrorDetail(LAST_MESSAGE_NOT_USER, code="invalid")
             raise serializers.ValidationError({"messages": [error]})
+        newer = attrs.pop("max_completion_tokens", None)
+        if newer is not None:
+            if attrs.get("max_tokens") is not None:
+                error = ErrorDetail(BOTH_LIMITS, code="invalid")
+                raise serializers.ValidationError({"max_completion_tokens": [error]})
+            attrs["max_tokens"] = newer
         return attrs
 
 

@@ -224,6 +224,24 @@ def test_a_model_it_does_not_serve_is_404_model_not_found(user):
             {"model": "echo", "messages": [{"role": "user", "content": "x"}], "max_tokens": "5"},
             "max_tokens",
         ),
+        (
+            {
+                "model": "echo",
+                "messages": [{"role": "user", "content": "x"}],
+                "max_completion_tokens": 0,
+            },
+            "max_completion_tokens",
+        ),
+        (
+            {
+                "model": "echo",
+                "messages": [{"role": "user", "content": "x"}],
+                "max_tokens": 5,
+                "max_completion_tokens": 5,
+            },
+            "max_completion_tokens",
+        ),
+        ({"model": "echo", "messages": [{"role": "user", "content": "x"}], "n": 2}, "n"),
     ],
 )
 def test_bad_input_is_400_invalid_request_error_and_charges_nothing(user, body, param):
@@ -243,9 +261,16 @@ def test_the_last_message_must_be_the_users(user):
 
 
 def test_max_tokens_temperature_and_user_are_accepted(user):
-    response = ask(key_client(user), max_tokens=5, temperature=1, user="customer-7")
+    response = ask(key_client(user), max_tokens=5, temperature=1, user="customer-7", n=1)
 
     assert response.status_code == HTTPStatus.OK
+
+
+def test_max_completion_tokens_is_the_reply_s_limit_as_max_tokens_is(user, openai_provider):
+    response = ask(key_client(user), model="m", max_completion_tokens=7)
+
+    assert response.status_code == HTTPStatus.OK, response.json()
+    assert openai_provider.requests[-1]["max_tokens"] == 7
 
 
 @pytest.mark.parametrize("url", [COMPLETIONS_URL, MODELS_URL, ECHO_URL])
