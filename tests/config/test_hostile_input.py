@@ -219,6 +219,7 @@ FORGED_TOKENS = {
         claims(u, user_id="00000000-0000-0000-0000-000000000000"), settings.SECRET_KEY
     ),
     "version as a string": lambda u: jwt.encode(claims(u, ver="0"), settings.SECRET_KEY),
+    "expiry past any date": lambda u: jwt.encode(claims(u, exp=1e20), settings.SECRET_KEY),
     "huge": lambda u: "a" * 10_000,
     "non-ascii": lambda u: "ünïcödé.tökén.x",
 }
