@@ -12,8 +12,10 @@ Tokens without these claims are refused.
 """
 
 import uuid
+from datetime import datetime
 from typing import Any, TypeVar
 
+from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
@@ -52,7 +54,19 @@ def refresh_token_record(token: RefreshToken, user: User) -> None:
     )
 
 
-class SessionRefreshToken(RefreshToken):
+class _TimesInRange(Token):
+    """A signed token whose expiry no date can hold (exp: 1e20) is a bad
+    token (TokenError, then 401), not an OverflowError: SimpleJWT converts
+    the claim to a datetime unguarded."""
+
+    def check_exp(self, claim: str = "exp", current_time: datetime | None = None) -> None:
+        try:
+            super().check_exp(claim, current_time)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise TokenError(f"Token '{claim}' claim is out of range") from exc
+
+
+class SessionRefreshToken(_TimesInRange, RefreshToken):
     """A refresh token that starts a new session."""
 
     @classmethod
@@ -68,8 +82,9 @@ class SessionRefreshToken(RefreshToken):
         return
 
 
-class SessionAccessToken(AccessToken):
-    """An access token on its own, for tools (benchmarks, tests) that need no refresh."""
+class SessionAccessToken(_TimesInRange, AccessToken):
+    """An access token (authentication reads them as this class); made on
+    its own, for tools (benchmarks, tests) that need no refresh."""
 
     @classmethod
     def for_user(cls, user: User) -> "SessionAccessToken":  # type: ignore[override]

@@ -75,6 +75,8 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # SimpleJWT's AccessToken, refusing times out of range (users/tokens.py).
+    "AUTH_TOKEN_CLASSES": ("users.tokens.SessionAccessToken",),
 }
 
 # --- OpenAPI ----------------------------------------------------------------

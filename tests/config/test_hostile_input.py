@@ -251,8 +251,11 @@ def test_the_forgeries_differ_from_a_good_token_only_where_they_say(victim):
 
 
 @pytest.mark.filterwarnings("ignore:The HMAC key")
-@pytest.mark.parametrize("kind", ["alg none", "another key", "expired", "HS512 with our key"])
-def test_a_forged_refresh_token_is_401(api_client, victim, kind):
+@pytest.mark.parametrize(
+    "kind", ["alg none", "another key", "expired", "HS512 with our key", "expiry past any date"]
+)
+@pytest.mark.parametrize("url", ["auth-refresh", "auth-logout"])
+def test_a_forged_refresh_token_is_401(api_client, victim, kind, url):
     refresh = SessionRefreshToken.for_user(victim)
     payload = {**refresh.payload}
     forged = {
@@ -260,10 +263,13 @@ def test_a_forged_refresh_token_is_401(api_client, victim, kind):
         "another key": jwt.encode(payload, "not-our-secret-key-0123456789abcdef"),
         "expired": jwt.encode({**payload, "exp": 1}, settings.SECRET_KEY),
         "HS512 with our key": jwt.encode(payload, settings.SECRET_KEY, "HS512"),
+        "expiry past any date": jwt.encode({**payload, "exp": 1e20}, settings.SECRET_KEY),
     }[kind]
     outstanding = OutstandingToken.objects.count()
+    if url == "auth-logout":
+        api_client.force_authenticate(victim)
 
-    response = api_client.post(reverse("auth-refresh"), {"refresh": forged}, format="json")
+    response = api_client.post(reverse(url), {"refresh": forged}, format="json")
 
     assert response.status_code == HTTPStatus.UNAUTHORIZED
     assert error_codes(response) == [(None, "token_not_valid")]
@@ -274,6 +280,10 @@ def test_a_forged_refresh_token_is_401(api_client, victim, kind):
 
 LISTS = ["conversation-list", "exchange-list", "transaction-list"]
 PAGE_KEYS = {"next", "previous", "next_cursor", "previous_cursor", "results"}
+
+
+# A position a cursor may hold (an id), of nothing stored: an empty page.
+NO_SUCH_ID = b"00000000-0000-7000-8000-000000000000"
 
 
 def cursor(query: bytes) -> str:
@@ -290,12 +300,12 @@ def cursor(query: bytes) -> str:
         cursor(b"r=1&p=\x00"),
         cursor(b"r=x&p=2026-01-01"),
         cursor(b"zzz"),
-        cursor(b"p=1&page=2"),
+        cursor(b"p=" + NO_SUCH_ID + b"&page=2"),
         b64({"p": -1}),
         "%00",
         "not base64 at all!",
         "!!!",
-        "cD0x!!",
+        cursor(b"p=" + NO_SUCH_ID) + "!!",
     ],
 )
 def test_a_negative_or_garbled_cursor_is_a_json_404(client_for, name, value):
