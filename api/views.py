@@ -1,12 +1,13 @@
 """Views that belong to no app: liveness and readiness, the JSON 404 for
-/api/, and the docs pages."""
+/api/, Django's 400 and 500 in the API's error format, and the docs pages."""
 
 import structlog
 from csp.decorators import csp_update
 from django.core.cache import cache
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
+from django.views import defaults
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 from rest_framework import serializers
@@ -23,8 +24,37 @@ from api.openapi import ErrorResponse503Serializer
 
 logger = structlog.get_logger(__name__)
 
+BAD_REQUEST = ("bad_request", "Bad request.")
+SERVER_ERROR = ("error", "A server error occurred.")
 DATABASE_UNAVAILABLE = "The database does not answer."
 CACHE_UNAVAILABLE = "The cache does not answer."
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 400 for a request refused before any view saw it (a Host not
+    in ALLOWED_HOSTS): the API's error format under /api/, else Django's page."""
+    if _under_api(request):
+        return _error(400, *BAD_REQUEST)
+    return defaults.bad_request(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's 500 for an error no view answered (in a middleware), as bad_request."""
+    if _under_api(request):
+        return _error(500, *SERVER_ERROR)
+    return defaults.server_error(request)
+
+
+def _under_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def _error(status: int, code: str, detail: str) -> JsonResponse:
+    body = {
+        "type": "server_error" if status >= 500 else "client_error",
+        "errors": [{"code": code, "detail": detail, "attr": None}],
+    }
+    return JsonResponse(body, status=status)
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

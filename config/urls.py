@@ -35,5 +35,6 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
 ]
 
-handler400 = "config.errors.bad_request"
-handler500 = "config.errors.server_error"
+# Django's own 400 and 500 (before any view): JSON under /api/ and /v1/.
+handler400 = "conversations.openai_compat.errors.bad_request"
+handler500 = "conversations.openai_compat.errors.server_error"

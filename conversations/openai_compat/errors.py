@@ -2,18 +2,24 @@
 
 The project's exception handler runs first (statuses, Retry-After,
 WWW-Authenticate, a failing dependency's 503 all stay as they are); only its
-body is rewritten, so the two APIs never disagree on what went wrong.
+body is rewritten, so the two APIs never disagree on what went wrong. Django's
+own 400 and 500, for requests that no view answered, take the same shape
+(`bad_request`, `server_error`).
 """
 
 from collections.abc import Callable
 from typing import Any, cast
 
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework import status
 from rest_framework.exceptions import APIException, MethodNotAllowed
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
+
+from api import views
+from api.views import BAD_REQUEST, SERVER_ERROR
 
 NON_FIELD_ERRORS = api_settings.NON_FIELD_ERRORS_KEY
 
@@ -110,3 +116,26 @@ class OpenAIErrors(APIView):
         if request.method not in self.allowed_methods:
             raise MethodNotAllowed(request.method or "")
         super().initial(request, *args, **kwargs)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 400 (config/urls.py's handler400): OpenAI's shape under /v1/,
+    the rest of the site's (api.views) elsewhere."""
+    if _under_v1(request):
+        return _page(400, *BAD_REQUEST)
+    return views.bad_request(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's 500 (handler500), as bad_request."""
+    if _under_v1(request):
+        return _page(500, *SERVER_ERROR)
+    return views.server_error(request)
+
+
+def _page(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse(openai_error(status=status, code=code, message=message), status=status)
+
+
+def _under_v1(request: HttpRequest) -> bool:
+    return request.path == "/v1" or request.path.startswith("/v1/")

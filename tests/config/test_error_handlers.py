@@ -1,4 +1,5 @@
-"""config/errors.py: Django's own 400 and 500 in each part's error format."""
+"""Django's own 400 and 500 (config/urls.py's handlers) in each part's error
+format: api.views under /api/, conversations.openai_compat.errors under /v1/."""
 
 import json
 
