@@ -23,8 +23,8 @@ class OneSerializerListAPIView(generics.ListAPIView[M]):
     requests can share one, as the chat's output does
     (conversations.serializers.chat_output); only for serializers that read
     no context (no request, no user), which a shared instance cannot have:
-    one that tries fails at once (ImproperlyConfigured), rather than render
-    one request's data with another's.
+    one that tries fails at once (ImproperlyConfigured), rather than find
+    nothing where it expected the request.
     """
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -9,9 +9,9 @@ byte past that limit, so a client that sends gigabytes, logged in or not,
 fills neither memory nor disk.
 
 A body sent in chunks (Transfer-Encoding: chunked) has no Content-Length,
-and Django reads as many bytes as that header says: none. Such a body is
-given the length of what was read, so the view sees it, and Django refuses
-it (413) when it is past the limit.
+and Django's WSGI request, and DRF on either path, read as many bytes as
+that header says: none. Such a body is given the length of what was read,
+so the view sees it, and Django refuses it (413) when it is past the limit.
 """
 
 import io
@@ -34,6 +34,8 @@ async def body_read(receive: Receive) -> IO[bytes] | None:
         if message["type"] == "http.disconnect":
             return None
         part = message.get("body", b"")
+        if limit is not None:
+            part = part[: limit + 1 - size]
         parts.append(part)
         size += len(part)
         if not message.get("more_body") or (limit is not None and size > limit):

@@ -60,10 +60,11 @@ class ChatCompletionInputSerializer(serializers.Serializer):
     )
     n = StrictIntegerField(
         required=False,
+        allow_null=True,
         min_value=1,
         max_value=1,
-        help_text="How many choices: one, the only number answered (more is 400, not a "
-        "silent single choice).",
+        help_text="How many choices: one (or null), the only number answered (more is 400, "
+        "not a silent single choice).",
     )
 
     def get_fields(self) -> dict[str, serializers.Field]:

@@ -266,6 +266,15 @@ def test_max_tokens_temperature_and_user_are_accepted(user):
     assert response.status_code == HTTPStatus.OK
 
 
+@pytest.mark.parametrize(
+    "limits", [{"max_tokens": None, "max_completion_tokens": None}, {"n": None}]
+)
+def test_nulls_are_left_out_values(user, limits):
+    response = ask(key_client(user), **limits)
+
+    assert response.status_code == HTTPStatus.OK, response.json()
+
+
 def test_max_completion_tokens_is_the_reply_s_limit_as_max_tokens_is(user, openai_provider):
     response = ask(key_client(user), model="m", max_completion_tokens=7)
 
