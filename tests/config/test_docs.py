@@ -1,5 +1,6 @@
 """Swagger UI and ReDoc are served from our own static files: no CDN, no internet."""
 
+import re
 from http import HTTPStatus
 
 import pytest
@@ -12,7 +13,9 @@ def test_docs_pages_load_only_local_assets(client, path):
     assert response.status_code == HTTPStatus.OK
     page = response.content.decode()
     assert "/static/drf_spectacular_sidecar/" in page
-    assert "cdn" not in page.lower()
+    # Without the page's random tokens (the CSRF token, the CSP nonce), which
+    # may hold "cdn" by chance.
+    assert "cdn" not in re.sub(r"[A-Za-z0-9_-]{20,}", "", page).lower()
     assert "https://" not in page
 
 
