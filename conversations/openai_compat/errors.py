@@ -121,16 +121,12 @@ class OpenAIErrors(APIView):
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """Django's 400 (config/urls.py's handler400): OpenAI's shape under /v1/,
     the rest of the site's (api.views) elsewhere."""
-    if _under_v1(request):
-        return _page(400, *BAD_REQUEST)
-    return views.bad_request(request, exception)
+    return _page(400, *BAD_REQUEST) if _under_v1(request) else views.bad_request(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """Django's 500 (handler500), as bad_request."""
-    if _under_v1(request):
-        return _page(500, *SERVER_ERROR)
-    return views.server_error(request)
+    return _page(500, *SERVER_ERROR) if _under_v1(request) else views.server_error(request)
 
 
 def _page(status: int, code: str, message: str) -> JsonResponse:
