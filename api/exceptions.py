@@ -32,6 +32,15 @@ _POSTGRES_UNAVAILABLE = ("08", "53", "57P")
 logger = structlog.get_logger(__name__)
 
 
+def error_body(*, status: int, code: object, detail: str) -> dict[str, Any]:
+    """The error format's body, for an error written outside the exception
+    handler (a stream's last event, Django's own 400 and 500)."""
+    return {
+        "type": "server_error" if status >= 500 else "client_error",
+        "errors": [{"code": code, "detail": detail, "attr": None}],
+    }
+
+
 class RequestTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = REQUEST_TOO_LARGE

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.cache import CACHE_FAILURES
-from api.exceptions import ServiceUnavailable
+from api.exceptions import ServiceUnavailable, error_body
 from api.openapi import ErrorResponse503Serializer
 
 logger = structlog.get_logger(__name__)
@@ -50,11 +50,7 @@ def _under_api(request: HttpRequest) -> bool:
 
 
 def _error(status: int, code: str, detail: str) -> JsonResponse:
-    body = {
-        "type": "server_error" if status >= 500 else "client_error",
-        "errors": [{"code": code, "detail": detail, "attr": None}],
-    }
-    return JsonResponse(body, status=status)
+    return JsonResponse(error_body(status=status, code=code, detail=detail), status=status)
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

@@ -34,6 +34,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.utils.encoders import JSONEncoder
 
 from api import metrics
+from api.exceptions import error_body
 from conversations.serializers import chat_output
 from conversations.services.chat import chat_stream, settle_shielded
 from conversations.services.reservations import (
@@ -244,7 +245,4 @@ def _event(name: str, data: Any) -> bytes:
 
 
 def _error_body(error: APIException) -> dict[str, Any]:
-    return {
-        "type": "server_error" if error.status_code >= 500 else "client_error",
-        "errors": [{"code": error.get_codes(), "detail": str(error.detail), "attr": None}],
-    }
+    return error_body(status=error.status_code, code=error.get_codes(), detail=str(error.detail))
