@@ -65,9 +65,9 @@ $(VENV)/.fuzz-installed: $(INSTALLED) requirements/fuzz.txt
 # SQLite and then on PostgreSQL when a server answers at POSTGRES_URL.
 .PHONY: fuzz
 fuzz: $(VENV)/.fuzz-installed ## Fuzz every operation of schema.yml against a live server (FUZZ_MAX_EXAMPLES)
-	DATABASE_URL= $(PY) -m pytest -m fuzz -s tests/fuzz
+	DATABASE_URL= $(PY) -m pytest -m fuzz -s --tb=short tests/fuzz
 	@if $(PY) -m tests.postgres_available "$(POSTGRES_URL)"; then \
-		DATABASE_URL=$(POSTGRES_URL) $(PY) -m pytest -m fuzz -s tests/fuzz; \
+		DATABASE_URL=$(POSTGRES_URL) $(PY) -m pytest -m fuzz -s --tb=short tests/fuzz; \
 	else \
 		$(call NO_POSTGRES,fuzz); \
 	fi
