@@ -14,7 +14,9 @@ from conversations.services.reservations import ChatResult
 # (DATA_UPLOAD_MAX_MEMORY_SIZE) bounds them anyway.
 MAX_MESSAGES = 100
 LAST_MESSAGE_NOT_USER = "The last message must be the user's"
-BOTH_LIMITS = "Give max_tokens or max_completion_tokens, not both"
+# OpenAI's own words and code for a request that sets both.
+BOTH_LIMITS = "Setting 'max_tokens' and 'max_completion_tokens' at the same time is not supported."
+BOTH_LIMITS_CODE = "invalid_parameter_combination"
 # OpenAI's newer name for a system message.
 ROLES = ["system", "developer", "user", "assistant"]
 MAX_USER_CHARS = 256
@@ -86,8 +88,8 @@ class ChatCompletionInputSerializer(serializers.Serializer):
                 ),
                 (
                     "max_completion_tokens",
-                    "OpenAI's newer name for `max_tokens`, taken the same way; give one of "
-                    "the two.",
+                    "OpenAI's newer name for `max_tokens`, taken the same way; giving both "
+                    "(neither null) is 400 `invalid_parameter_combination`.",
                 ),
             )
         }
@@ -100,7 +102,7 @@ class ChatCompletionInputSerializer(serializers.Serializer):
         newer = attrs.pop("max_completion_tokens", None)
         if newer is not None:
             if attrs.get("max_tokens") is not None:
-                error = ErrorDetail(BOTH_LIMITS, code="invalid")
+                error = ErrorDetail(BOTH_LIMITS, code=BOTH_LIMITS_CODE)
                 raise serializers.ValidationError({"max_completion_tokens": [error]})
             attrs["max_tokens"] = newer
         return attrs

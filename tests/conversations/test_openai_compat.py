@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from conversations.exceptions import MODEL_NOT_FOUND
 from conversations.models import Conversation, Exchange
 from conversations.openai_compat.errors import UNKNOWN_URL
-from conversations.openai_compat.serializers import LAST_MESSAGE_NOT_USER
+from conversations.openai_compat.serializers import BOTH_LIMITS, LAST_MESSAGE_NOT_USER
 from conversations.providers import get_provider
 from tests.asgi import ASGIStream
 from tests.assertions import assert_ledger_matches_balance
@@ -250,6 +250,19 @@ def test_bad_input_is_400_invalid_request_error_and_charges_nothing(user, body, 
     assert response.status_code == HTTPStatus.BAD_REQUEST
     error = response.json()["error"]
     assert (error["type"], error["param"]) == ("invalid_request_error", param)
+    assert not charges(user).exists()
+
+
+def test_both_limits_is_openai_s_invalid_parameter_combination(user):
+    response = ask(key_client(user), max_tokens=5, max_completion_tokens=5)
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    error = response.json()["error"]
+    assert (error["param"], error["code"]) == (
+        "max_completion_tokens",
+        "invalid_parameter_combination",
+    )
+    assert error["message"].endswith(BOTH_LIMITS)
     assert not charges(user).exists()
 
 

@@ -159,6 +159,9 @@ CROSS_REQUEST_CODES = {
     # The usage report's range: `from` after `to`, or too long (two fields).
     ("from", "after_to"),
     ("from", "range_too_long"),
+    # /v1/chat/completions: max_tokens and max_completion_tokens, one limit
+    # under two names, both given (OpenAI refuses that too).
+    ("max_completion_tokens", "invalid_parameter_combination"),
 }
 
 
