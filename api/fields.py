@@ -15,7 +15,10 @@ class StrictCharField(serializers.CharField):
     DRF's CharField turns numbers into strings; an API whose contract says
     "string" should reject them. Lone surrogates ("\\ud800" in JSON) decode
     to Python strings that no database can store, so they are refused here
-    rather than failing at INSERT time.
+    rather than failing at INSERT time. The length limit holds for the
+    string as sent, which is what schema.yml's maxLength states: DRF checks
+    it only after trimming the ends' whitespace, so a name of 100 characters
+    and a leading tab passed a limit of 100.
     """
 
     default_error_messages = {
@@ -32,6 +35,8 @@ class StrictCharField(serializers.CharField):
             data.encode("utf-8")
         except UnicodeEncodeError:
             self.fail("surrogate_characters_not_allowed")
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
         return str(super().to_internal_value(data))
 
 

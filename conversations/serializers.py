@@ -41,7 +41,8 @@ class ChatCreateInputSerializer(serializers.Serializer):
                 "blank": MESSAGE_REQUIRED,
                 "null": MESSAGE_REQUIRED,
             },
-            help_text="Surrounding whitespace is stripped before the length is checked.",
+            help_text="At most maxLength characters as sent; stored without the whitespace "
+            "around it.",
         )
         return {"message": message, **super().get_fields()}
 
