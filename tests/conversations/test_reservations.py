@@ -2,6 +2,8 @@
 reservations.py): reserve, then settle (complete or refund), with the sweeper
 for requests that died in between."""
 
+import asyncio
+import threading
 from datetime import timedelta
 
 import pytest
@@ -10,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from api import concurrency, lifespan
 from conversations.exceptions import (
     ConversationBusy,
     ConversationNotFound,
@@ -19,7 +22,7 @@ from conversations.exceptions import (
 from conversations.models import Conversation, Exchange
 from conversations.providers import Message, Reply
 from conversations.services import reservations
-from conversations.services.chat import chat_reserve
+from conversations.services.chat import chat_open, chat_reserve
 from conversations.services.conversations import conversation_delete
 from conversations.services.reservations import Completed, chat_settle
 from tests.assertions import assert_ledger_matches_balance
@@ -290,3 +293,36 @@ def test_a_new_chat_swept_while_it_ran_is_a_timeout_not_a_missing_conversation(u
         chat_settle(reservation=reservation, outcome=Completed(REPLY))
 
     assert_refunded(user)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_client_that_leaves_while_its_reservation_is_being_made_is_refunded(user, settings):
+    # As under the server, database steps queue for a pool of threads (one
+    # here); that thread is busy, so the client has left by the time its
+    # reservation is made.
+    settings.SYNC_THREADS = 1
+    concurrency._threads.cache_clear()
+    busy = threading.Event()
+    concurrency._threads().submit(busy.wait, 10)
+
+    async def leave_while_reserving() -> None:
+        lifespan.serving()
+        opening = asyncio.ensure_future(chat_open(user=user, message="Hello"))
+        await asyncio.sleep(0.2)  # queued behind the busy thread
+        opening.cancel()
+        busy.set()
+        with pytest.raises(asyncio.CancelledError):
+            await opening
+        await lifespan.shutdown()
+
+    try:
+        asyncio.run(leave_while_reserving())
+    finally:
+        concurrency._threads.cache_clear()
+
+    user.refresh_from_db()
+    assert user.tokens == 4000
+    assert TokenTransaction.objects.get(kind="refund").note == "client left"
+    assert TokenTransaction.objects.filter(kind="chat_charge").count() == 1
+    assert not Exchange.objects.exists()
+    assert_ledger_matches_balance(user)
