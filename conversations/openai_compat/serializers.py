@@ -103,7 +103,8 @@ class ChatCompletionInputSerializer(serializers.Serializer):
         if newer is not None:
             if attrs.get("max_tokens") is not None:
                 error = ErrorDetail(BOTH_LIMITS, code=BOTH_LIMITS_CODE)
-                raise serializers.ValidationError({"max_completion_tokens": [error]})
+                # Named as OpenAI names it: the older member.
+                raise serializers.ValidationError({"max_tokens": [error]})
             attrs["max_tokens"] = newer
         return attrs
 

@@ -239,7 +239,7 @@ def test_a_model_it_does_not_serve_is_404_model_not_found(user):
                 "max_tokens": 5,
                 "max_completion_tokens": 5,
             },
-            "max_completion_tokens",
+            "max_tokens",
         ),
         ({"model": "echo", "messages": [{"role": "user", "content": "x"}], "n": 2}, "n"),
     ],
@@ -258,10 +258,7 @@ def test_both_limits_is_openai_s_invalid_parameter_combination(user):
 
     assert response.status_code == HTTPStatus.BAD_REQUEST
     error = response.json()["error"]
-    assert (error["param"], error["code"]) == (
-        "max_completion_tokens",
-        "invalid_parameter_combination",
-    )
+    assert (error["param"], error["code"]) == ("max_tokens", "invalid_parameter_combination")
     assert error["message"].endswith(BOTH_LIMITS)
     assert not charges(user).exists()
 

@@ -161,7 +161,7 @@ CROSS_REQUEST_CODES = {
     ("from", "range_too_long"),
     # /v1/chat/completions: max_tokens and max_completion_tokens, one limit
     # under two names, both given (OpenAI refuses that too).
-    ("max_completion_tokens", "invalid_parameter_combination"),
+    ("max_tokens", "invalid_parameter_combination"),
 }
 
 
