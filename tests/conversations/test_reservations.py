@@ -4,6 +4,7 @@ for requests that died in between."""
 
 import asyncio
 import threading
+from collections.abc import AsyncGenerator
 from datetime import timedelta
 
 import pytest
@@ -21,8 +22,9 @@ from conversations.exceptions import (
 )
 from conversations.models import Conversation, Exchange
 from conversations.providers import Message, Reply
+from conversations.services import chat as chat_service
 from conversations.services import reservations
-from conversations.services.chat import chat_open, chat_reserve
+from conversations.services.chat import chat_open, chat_reserve, chat_stream
 from conversations.services.conversations import conversation_delete
 from conversations.services.reservations import Completed, chat_settle
 from tests.assertions import assert_ledger_matches_balance
@@ -324,5 +326,34 @@ def test_a_client_that_leaves_while_its_reservation_is_being_made_is_refunded(us
     assert user.tokens == 4000
     assert TokenTransaction.objects.get(kind="refund").note == "client left"
     assert TokenTransaction.objects.filter(kind="chat_charge").count() == 1
+    assert not Exchange.objects.exists()
+    assert_ledger_matches_balance(user)
+
+
+class _Mute:
+    """A provider that breaks its contract: pieces, then no final Reply."""
+
+    name = "mute"
+    remote = False
+    model = "mute"
+
+    async def stream(self, **_: object) -> AsyncGenerator[str]:
+        yield "half a "
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stream_that_ends_without_a_reply_is_a_provider_error_and_refunded(user, monkeypatch):
+    monkeypatch.setattr(chat_service, "get_provider", _Mute)
+    reservation = chat_reserve(user=user, message="Hello")
+
+    async def read() -> list[object]:
+        return [item async for item in chat_stream(reservation=reservation)]
+
+    with pytest.raises(ProviderError):
+        asyncio.run(read())
+
+    user.refresh_from_db()
+    assert user.tokens == 4000
+    assert TokenTransaction.objects.filter(kind="refund").count() == 1
     assert not Exchange.objects.exists()
     assert_ledger_matches_balance(user)
