@@ -5,6 +5,7 @@ import gc
 import json
 import threading
 import time
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from http import HTTPStatus
 
@@ -14,9 +15,12 @@ from django.urls import reverse
 from structlog.testing import capture_logs
 
 from api import concurrency
+from conversations import streaming
 from conversations.models import Conversation, Exchange
 from conversations.providers import get_provider
-from conversations.streaming import heartbeats
+from conversations.services import chat as chat_service
+from conversations.services.chat import chat_reserve
+from conversations.streaming import chat_frames, event_stream_response, heartbeats
 from tests.asgi import ASGIStream
 from tests.assertions import assert_ledger_matches_balance, error_codes
 from users.models import TokenTransaction
@@ -371,3 +375,78 @@ def test_a_conversation_cannot_be_deleted_while_its_reply_streams(auth_client, u
     )
     user.refresh_from_db()
     assert user.tokens == 3900
+
+
+def _assert_refunded(user, note: str) -> None:
+    user.refresh_from_db()
+    assert user.tokens == 4000
+    assert TokenTransaction.objects.get(kind="refund").note == note
+    assert not Exchange.objects.exists()
+    assert_ledger_matches_balance(user)
+
+
+def _no_frame(_: object) -> bytes:
+    raise AssertionError("nothing is framed after the opening")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stream_closed_as_its_opening_goes_out_is_refunded(user):
+    reservation = chat_reserve(user=user, message="Hello")
+
+    async def open_and_leave() -> None:
+        frames = chat_frames(reservation, b"opening", frame=_no_frame, error_frame=_no_frame)
+        assert await anext(frames) == b"opening"
+        await frames.aclose()  # the server could not send it: the client had gone
+
+    asyncio.run(open_and_leave())
+
+    _assert_refunded(user, "client left")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_response_the_server_dropped_unsent_on_its_loop_is_refunded_there(user):
+    reservation = chat_reserve(user=user, message="Hello")
+
+    async def drop_unsent() -> None:
+        before = set(streaming._refunds)
+        response = event_stream_response(reservation)
+        del response
+        gc.collect()
+        refunds = streaming._refunds - before
+        assert len(refunds) == 1
+        await asyncio.gather(*refunds)
+
+    asyncio.run(drop_unsent())
+
+    _assert_refunded(user, "client left")
+
+
+class _Broken:
+    """A provider with a bug: a piece, then an error no provider should raise."""
+
+    name = "broken"
+    remote = False
+    model = "broken"
+
+    async def stream(self, **_: object) -> AsyncGenerator[str]:
+        yield "half a "
+        raise RuntimeError("a bug")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bug_mid_stream_is_refunded_logged_and_ends_with_an_error_event(user, monkeypatch):
+    monkeypatch.setattr(chat_service, "get_provider", _Broken)
+    reservation = chat_reserve(user=user, message="Hello")
+
+    async def read() -> list[bytes]:
+        content = event_stream_response(reservation).streaming_content
+        assert isinstance(content, AsyncIterator)
+        return [chunk async for chunk in content]
+
+    with capture_logs() as logs:
+        events = parse(b"".join(asyncio.run(read())))
+
+    assert [name for name, _ in events] == ["start", "delta", "error"]
+    assert [error["code"] for error in events[-1][1]["errors"]] == ["error"]
+    assert "chat.stream_failed" in [log["event"] for log in logs]
+    _assert_refunded(user, "RuntimeError")
