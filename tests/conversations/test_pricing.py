@@ -28,6 +28,7 @@ from tests.conversations.test_views import statements
 from tests.factories import UserFactory
 from tests.sync import chat_send
 from tests.users.test_keys import keyed, spent
+from users.exceptions import InsufficientTokens
 from users.models import TokenTransaction
 
 pytestmark = pytest.mark.django_db
@@ -127,6 +128,24 @@ def test_a_completion_whose_reservation_does_not_fit_is_insufficient_quota(opena
     assert len(openai_provider.requests) == 1
     assert ledger(user) == [(Kind.CHAT_CHARGE, -50), (Kind.USAGE_REFUND, 50 - FAKE_COST)]
     assert_ledger_matches_balance(user)
+
+
+def test_a_reservation_above_what_an_exchange_can_record_is_refused_whatever_the_balance(
+    settings,
+):
+    # A balance is 64-bit, an exchange's tokens_charged 32-bit: at the
+    # highest price, a long context reserves more than the column holds.
+    settings.CHAT_PROMPT_PRICE_PER_1K = Decimal("1000000")
+    user = UserFactory(balance=10**15)
+    context = [Message("user", "x" * 4000)] * 600  # 600 * 4,008 tokens at 1,000 each
+
+    with pytest.raises(InsufficientTokens):
+        chat_reserve(user=user, message="x", context=context)
+
+    assert not Exchange.objects.exists()
+    user.refresh_from_db()
+    assert user.tokens == 10**15
+    assert ledger(user) == []
 
 
 # --- Settling: usage reported, none reported, never above the reservation ----
