@@ -4,7 +4,6 @@ for requests that died in between."""
 
 import asyncio
 import threading
-from collections.abc import AsyncGenerator
 from datetime import timedelta
 
 import pytest
@@ -29,6 +28,7 @@ from conversations.services.conversations import conversation_delete
 from conversations.services.reservations import Completed, chat_settle
 from tests.assertions import assert_ledger_matches_balance
 from tests.fake_openai import SERVED_MODEL
+from tests.stub_provider import StubProvider
 from tests.sync import chat_send
 from users.models import TokenTransaction
 
@@ -330,20 +330,9 @@ def test_a_client_that_leaves_while_its_reservation_is_being_made_is_refunded(us
     assert_ledger_matches_balance(user)
 
 
-class _Mute:
-    """A provider that breaks its contract: pieces, then no final Reply."""
-
-    name = "mute"
-    remote = False
-    model = "mute"
-
-    async def stream(self, **_: object) -> AsyncGenerator[str]:
-        yield "half a "
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_stream_that_ends_without_a_reply_is_a_provider_error_and_refunded(user, monkeypatch):
-    monkeypatch.setattr(chat_service, "get_provider", _Mute)
+    monkeypatch.setattr(chat_service, "get_provider", lambda: StubProvider("half a "))
     reservation = chat_reserve(user=user, message="Hello")
 
     async def read() -> list[object]:

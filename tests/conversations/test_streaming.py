@@ -5,7 +5,7 @@ import gc
 import json
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from http import HTTPStatus
 
@@ -23,6 +23,7 @@ from conversations.services.chat import chat_reserve
 from conversations.streaming import chat_frames, event_stream_response, heartbeats
 from tests.asgi import ASGIStream
 from tests.assertions import assert_ledger_matches_balance, error_codes
+from tests.stub_provider import StubProvider
 from users.models import TokenTransaction
 
 pytestmark = pytest.mark.django_db
@@ -421,21 +422,10 @@ def test_a_response_the_server_dropped_unsent_on_its_loop_is_refunded_there(user
     _assert_refunded(user, "client left")
 
 
-class _Broken:
-    """A provider with a bug: a piece, then an error no provider should raise."""
-
-    name = "broken"
-    remote = False
-    model = "broken"
-
-    async def stream(self, **_: object) -> AsyncGenerator[str]:
-        yield "half a "
-        raise RuntimeError("a bug")
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_bug_mid_stream_is_refunded_logged_and_ends_with_an_error_event(user, monkeypatch):
-    monkeypatch.setattr(chat_service, "get_provider", _Broken)
+    broken = StubProvider("half a ", end=RuntimeError("a bug"))
+    monkeypatch.setattr(chat_service, "get_provider", lambda: broken)
     reservation = chat_reserve(user=user, message="Hello")
 
     async def read() -> list[bytes]:
