@@ -23,6 +23,7 @@ from conversations.services.chat import chat_reserve
 from conversations.streaming import chat_frames, event_stream_response, heartbeats
 from tests.asgi import ASGIStream
 from tests.assertions import assert_ledger_matches_balance, error_codes
+from tests.conversations.test_reservations import assert_refunded
 from tests.stub_provider import StubProvider
 from users.models import TokenTransaction
 
@@ -379,11 +380,9 @@ def test_a_conversation_cannot_be_deleted_while_its_reply_streams(auth_client, u
 
 
 def _assert_refunded(user, note: str) -> None:
-    user.refresh_from_db()
-    assert user.tokens == 4000
+    assert_refunded(user)
     assert TokenTransaction.objects.get(kind="refund").note == note
     assert not Exchange.objects.exists()
-    assert_ledger_matches_balance(user)
 
 
 def _no_frame(_: object) -> bytes:
