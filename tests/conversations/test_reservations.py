@@ -7,10 +7,12 @@ import threading
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from structlog.testing import capture_logs
 
 from api import concurrency, lifespan
 from conversations.exceptions import (
@@ -340,3 +342,28 @@ def test_a_stream_that_ends_without_a_reply_is_a_provider_error_and_refunded(use
 
     assert_refunded(user)
     assert not Exchange.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_client_that_leaves_a_reply_the_sweeper_refunded_meanwhile_pays_nothing(
+    user, settings, monkeypatch
+):
+    settings.CHAT_RESERVATION_EXPIRY_SECONDS = 120
+    monkeypatch.setattr(chat_service, "get_provider", lambda: StubProvider("half a ", "reply"))
+    reservation = chat_reserve(user=user, message="slow")
+
+    async def read_then_leave() -> None:
+        stream = chat_stream(reservation=reservation)
+        assert await anext(stream) == "half a "
+        # The request outlived its reservation, and the sweeper refunded it.
+        await sync_to_async(age)(reservation.exchange, 121)
+        await sync_to_async(call_command)("refund_expired_reservations")
+        await stream.aclose()  # then the client left
+
+    with capture_logs() as logs:
+        asyncio.run(read_then_leave())
+
+    assert_refunded(user)
+    assert kinds(user).count("refund") == 1
+    assert not Exchange.objects.exists()
+    assert "chat.incomplete_not_kept" in [log["event"] for log in logs]
