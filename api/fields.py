@@ -1,5 +1,6 @@
 """Serializer fields shared by the apps."""
 
+import re
 from typing import Any
 
 from rest_framework import serializers
@@ -7,6 +8,15 @@ from rest_framework import serializers
 # The characters str.strip() removes (str.isspace()), as a regex character
 # class body: for schema patterns, where engines disagree on what \s means.
 WHITESPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# What schema.yml's formats take (RFC 9562's uuid, RFC 3339's full-date and
+# date-time), in ASCII digits only: Python's own parsers read far more.
+UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+UUID_FORM = re.compile(UUID_PATTERN, re.A)
+DATE_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.A)
+DATE_TIME_FORM = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})",
+    re.I | re.A,
+)
 
 
 class StrictCharField(serializers.CharField):
@@ -41,12 +51,47 @@ class StrictCharField(serializers.CharField):
 
 
 class StrictUUIDField(serializers.UUIDField):
-    """A UUIDField that accepts only strings (DRF's also takes integers)."""
+    """A UUID written as schema.yml's `format: uuid` says: 8-4-4-4-12 hex
+    digits, in either case.
+
+    DRF's UUIDField also takes integers, and Python's UUID() any spelling:
+    no hyphens, hyphens anywhere, braces, `urn:uuid:`, other scripts' digits,
+    even an underscore or a leading space, read as another UUID.
+    """
 
     def to_internal_value(self, data: Any) -> Any:
-        if not isinstance(data, str):
+        if not isinstance(data, str) or not UUID_FORM.fullmatch(data):
             self.fail("invalid", value=data)
         return super().to_internal_value(data)
+
+
+class StrictDateField(serializers.DateField):
+    """A date as RFC 3339's full-date (schema.yml's `format: date`): YYYY-MM-DD.
+
+    DRF's DateField also takes 20240105, 2024-W01-1, 2024-1-5 and other
+    scripts' digits.
+    """
+
+    def to_internal_value(self, value: Any) -> Any:
+        if not isinstance(value, str) or not DATE_FORM.fullmatch(value):
+            self.fail("invalid", format="YYYY-MM-DD")
+        return super().to_internal_value(value)
+
+
+class StrictDateTimeField(serializers.DateTimeField):
+    """A date-time as RFC 3339 writes one (schema.yml's `format: date-time`):
+    seconds, and an offset (`Z` or ±hh:mm), required; `t` and `z` may be
+    lower case. A leap second (:60) is refused, as Python has none.
+
+    DRF's DateTimeField also takes a date alone, week dates, missing seconds
+    and, worst, no offset, read silently as UTC: a client that sent its
+    local time would get a time hours off and no error.
+    """
+
+    def to_internal_value(self, value: Any) -> Any:
+        if not isinstance(value, str) or not DATE_TIME_FORM.fullmatch(value):
+            self.fail("invalid", format="YYYY-MM-DDThh:mm:ss[.ffffff](Z|±hh:mm)")
+        return super().to_internal_value(value.upper())
 
 
 class StrictBooleanField(serializers.BooleanField):

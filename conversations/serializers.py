@@ -179,7 +179,7 @@ class ConversationSerializer(serializers.ModelSerializer[Conversation]):
 
 
 class ExchangeListFilterSerializer(serializers.Serializer):
-    conversation = serializers.UUIDField(
+    conversation = StrictUUIDField(
         required=False, help_text="Only the exchanges of this conversation."
     )
 

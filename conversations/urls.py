@@ -1,5 +1,6 @@
 from django.urls import path
 
+from api.converters import ID
 from conversations import views
 
 urlpatterns = [
@@ -7,7 +8,7 @@ urlpatterns = [
     path("balance/", views.BalanceView.as_view(), name="balance"),
     path("conversations/", views.ConversationListView.as_view(), name="conversation-list"),
     path(
-        "conversations/<uuid:pk>/",
+        f"conversations/<{ID}:pk>/",
         views.ConversationDetailView.as_view(),
         name="conversation-detail",
     ),

@@ -16,7 +16,13 @@ from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.fields import get_error_detail
 
-from api.fields import WHITESPACE, StrictCharField, StrictIntegerField
+from api.fields import (
+    WHITESPACE,
+    StrictCharField,
+    StrictDateField,
+    StrictDateTimeField,
+    StrictIntegerField,
+)
 from users.exceptions import EXPIRY_IN_THE_PAST, USAGE_FROM_AFTER_TO, USAGE_RANGE_TOO_LONG
 from users.keys import KEY_PREFIX
 from users.models import ApiKey, User
@@ -199,7 +205,7 @@ KEY_NAME_MAX_CHARS = 100
 
 class ApiKeyCreateInputSerializer(serializers.Serializer):
     name = StrictCharField(max_length=KEY_NAME_MAX_CHARS, help_text="What the key is for.")
-    expires_at = serializers.DateTimeField(
+    expires_at = StrictDateTimeField(
         required=False,
         allow_null=True,
         help_text="When the key stops working (in the future); leave out for never.",
@@ -294,14 +300,14 @@ class UsageQuerySerializer(serializers.Serializer):
     def get_fields(self) -> dict[str, serializers.Field]:
         # `from` is a Python keyword: no class attribute can carry the name.
         return {
-            "from": serializers.DateField(
+            "from": StrictDateField(
                 required=False,
                 help_text=(
                     "First day (UTC), included. Default: the first of `to`'s month "
                     "(`group=day`) or year (`group=month`)."
                 ),
             ),
-            "to": serializers.DateField(
+            "to": StrictDateField(
                 required=False, help_text="Last day (UTC), included. Default: today."
             ),
             **super().get_fields(),

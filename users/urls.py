@@ -1,5 +1,6 @@
 from django.urls import path
 
+from api.converters import ID
 from users import views
 
 urlpatterns = [
@@ -11,7 +12,7 @@ urlpatterns = [
     path("auth/password/", views.PasswordChangeView.as_view(), name="auth-password"),
     path("auth/me/", views.MeView.as_view(), name="auth-me"),
     path("keys/", views.ApiKeyListView.as_view(), name="key-list"),
-    path("keys/<uuid:pk>/", views.ApiKeyDetailView.as_view(), name="key-detail"),
+    path(f"keys/<{ID}:pk>/", views.ApiKeyDetailView.as_view(), name="key-detail"),
     path("usage/", views.UsageView.as_view(), name="usage"),
     path("users/", views.UserListView.as_view(), name="user-list"),
 ]

@@ -128,4 +128,6 @@ SPECTACULAR_SETTINGS = {
         )
     },
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
+    # api.converters.IdConverter: a UUID, in either case.
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "string", "format": "uuid"}},
 }

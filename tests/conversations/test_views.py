@@ -26,6 +26,19 @@ pytestmark = pytest.mark.django_db
 CHAT_URL = reverse("chat")
 
 
+# The spellings of a UUID that Python's UUID() reads and the schema's
+# `format: uuid` refuses; the last two it even read as another UUID.
+OTHER_SPELLINGS = [
+    "01a229d0af99767097454450e8f54603",
+    "{01a229d0-af99-7670-9745-4450e8f54603}",
+    "urn:uuid:01a229d0-af99-7670-9745-4450e8f54603",
+    "01a2-29d0-af99-7670-9745-4450-e8f5-4603",
+    "\uff10\uff11a229d0-af99-7670-9745-4450e8f54603",
+    "0_1a229d0af99767097454450e8f5460",
+    " 01a229d0af99767097454450e8f5460",
+]
+
+
 def chat(client, message="Hello", **extra):
     return client.post(CHAT_URL, {"message": message, **extra}, format="json")
 
@@ -180,7 +193,16 @@ def test_chat_into_an_unknown_conversation_is_404(auth_client):
     assert error_codes(response) == [(None, "not_found")]
 
 
-@pytest.mark.parametrize("conversation", ["not-a-uuid", 42, ["x"]])
+def test_a_conversation_id_in_capitals_is_the_same_conversation(auth_client):
+    first = chat(auth_client, "one").json()
+
+    second = chat(auth_client, "two", conversation=first["conversation"].upper())
+
+    assert second.status_code == HTTPStatus.CREATED
+    assert second.json()["conversation"] == first["conversation"]
+
+
+@pytest.mark.parametrize("conversation", ["not-a-uuid", 42, ["x"], *OTHER_SPELLINGS])
 def test_chat_with_a_malformed_conversation_id_is_400(auth_client, conversation):
     response = chat(auth_client, conversation=conversation)
 
@@ -331,6 +353,16 @@ def test_conversation_detail(auth_client):
     assert response.json()["title"] == "Hi"
 
 
+def test_a_conversation_path_takes_its_id_in_capitals_too(auth_client):
+    # As the schema's format: uuid does (Django's own converter took lower case only).
+    conversation = chat(auth_client).json()["conversation"]
+
+    response = auth_client.get(f"{reverse('conversation-list')}{conversation.upper()}/")
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json()["id"] == conversation
+
+
 def test_conversation_delete_removes_its_exchanges(auth_client, user):
     conversation = chat(auth_client).json()["conversation"]
 
@@ -383,7 +415,7 @@ def test_chats_filter_by_conversation(auth_client):
     assert [e["message"] for e in response.json()["results"]] == ["one"]
 
 
-@pytest.mark.parametrize("conversation", ["nope", ""])
+@pytest.mark.parametrize("conversation", ["nope", "", *OTHER_SPELLINGS])
 def test_chats_filter_with_a_malformed_conversation_is_400(auth_client, conversation):
     # An empty one too: the schema's uuid format refuses it, so must we.
     response = auth_client.get(reverse("exchange-list"), {"conversation": conversation})

@@ -115,6 +115,23 @@ def test_keys_are_listed_newest_first_and_only_the_owners(jwt_client, user):
             [("expires_at", "expires_in_the_past")],
         ),
         ({"name": "k", "expires_at": "soon"}, [("expires_at", "invalid")]),
+        # RFC 3339 (the schema's format: date-time) and nothing else Python's
+        # parser reads; above all no time without its offset, which was
+        # read as UTC, silently hours off for a client that meant its own.
+        *(
+            ({"name": "k", "expires_at": when}, [("expires_at", "invalid")])
+            for when in (
+                "2099-01-01T00:00:00",
+                "2099-01-01",
+                "2099-01-01T00:00Z",
+                "20990101T000000Z",
+                "2099-W01-1T00:00:00Z",
+                "2099-01-01 00:00:00Z",
+                "2099-01-01T00:00:00+0100",
+                "2099-01-01T00:00:00Z\n",
+                "\u0662\u0660\u0669\u0669-01-01T00:00:00Z",
+            )
+        ),
     ],
 )
 def test_a_bad_key_request_is_400_and_creates_nothing(jwt_client, body, errors):
@@ -123,6 +140,29 @@ def test_a_bad_key_request_is_400_and_creates_nothing(jwt_client, body, errors):
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert error_codes(response) == errors
     assert not ApiKey.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("2099-01-01T00:00:00Z", "2099-01-01T00:00:00Z"),
+        ("2099-01-01t00:00:00.5z", "2099-01-01T00:00:00.500000Z"),
+        ("2099-01-01T00:00:00+01:00", "2098-12-31T23:00:00Z"),
+    ],
+)
+def test_an_expiry_in_rfc_3339_is_taken_in_utc(jwt_client, sent, stored):
+    response = jwt_client.post(KEYS_URL, {"name": "k", "expires_at": sent})
+
+    assert response.status_code == HTTPStatus.CREATED
+    assert response.json()["expires_at"] == stored
+
+
+def test_a_key_path_takes_its_id_in_capitals_too(jwt_client, user):
+    new_key(user)
+    key_id = str(ApiKey.objects.get().pk)
+
+    assert jwt_client.delete(key_url(key_id.upper())).status_code == HTTPStatus.NO_CONTENT
+    assert jwt_client.get(KEYS_URL).json()["results"] == []
 
 
 def test_revoking_a_key_ends_it_at_once(jwt_client, user):

@@ -130,6 +130,13 @@ def test_the_last_day_there_is_is_a_range_end_like_any_other(auth_client, user):
         ({"from": "2026-02-30"}, [("from", "invalid")]),
         ({"to": "yesterday"}, [("to", "invalid")]),
         ({"from": ""}, [("from", "invalid")]),
+        # RFC 3339's full-date (the schema's format: date) and nothing else
+        # Python's parser reads.
+        ({"from": "20260105"}, [("from", "invalid")]),
+        ({"from": "2026-W01-1"}, [("from", "invalid")]),
+        ({"from": "2026-1-5"}, [("from", "invalid")]),
+        ({"from": "\u0662\u0660\u0662\u0666-01-05"}, [("from", "invalid")]),
+        ({"to": "2026-01-05\n"}, [("to", "invalid")]),
         ({"group": "week"}, [("group", "invalid_choice")]),
         ({"from": "2026-04-02", "to": "2026-04-01"}, [("from", "after_to")]),
         ({"from": "2025-01-01", "to": "2026-01-02"}, [("from", "range_too_long")]),
