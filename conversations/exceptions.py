@@ -25,7 +25,9 @@ class ConversationBusy(exceptions.APIException):
     default_code = "conversation_busy"
 
 
-IDEMPOTENCY_KEY_INVALID = "Idempotency-Key must be 1 to 255 characters"
+IDEMPOTENCY_KEY_INVALID = (
+    "Idempotency-Key must be 1 to 255 characters, with no whitespace at either end"
+)
 IDEMPOTENCY_KEY_REUSED = "This Idempotency-Key was used with a different request body"
 IDEMPOTENCY_KEY_IN_PROGRESS = "A request with this Idempotency-Key is still being processed"
 IDEMPOTENCY_KEY_WITH_STREAM = "Idempotency-Key applies to non-streamed chats only"

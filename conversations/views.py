@@ -40,6 +40,7 @@ from conversations.services.chat import ChatArguments, chat_open, chat_send
 from conversations.services.conversations import conversation_delete
 from conversations.services.idempotency import (
     KEY_MAX_CHARS,
+    KEY_PATTERN,
     IdempotencyRequest,
     request_fingerprint,
 )
@@ -108,10 +109,16 @@ class ChatView(AsyncAPIView):
         parameters=[
             OpenApiParameter(
                 IDEMPOTENCY_HEADER,
-                {"type": "string", "minLength": 1, "maxLength": KEY_MAX_CHARS},
+                {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": KEY_MAX_CHARS,
+                    "pattern": KEY_PATTERN,
+                },
                 OpenApiParameter.HEADER,
                 description=(
-                    "Makes retries safe: 1 to 255 characters, unique per request. Not with "
+                    "Makes retries safe: 1 to 255 characters, no whitespace at either end, "
+                    "unique per request. Not with "
                     '`"stream": true` (400 `invalid` on `Idempotency-Key`): a stream cannot '
                     "be replayed."
                 ),

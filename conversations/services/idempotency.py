@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from api.fields import WHITESPACE
 from conversations.exceptions import (
     IdempotencyKeyInProgress,
     IdempotencyKeyInvalid,
@@ -30,6 +31,9 @@ from conversations.services.reservations import ChatResult
 from users.models import User
 
 KEY_MAX_CHARS = 255
+# No whitespace at either end: HTTP strips it from a header's value, so such
+# a key is not the one that would arrive (and spaces alone arrive as none).
+KEY_PATTERN = f"^[^{WHITESPACE}](.*[^{WHITESPACE}])?$"
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ class IdempotencyRequest:
     fingerprint: str
 
     def __post_init__(self) -> None:
-        if not 1 <= len(self.key) <= KEY_MAX_CHARS:
+        if not 1 <= len(self.key) <= KEY_MAX_CHARS or self.key != self.key.strip():
             raise IdempotencyKeyInvalid
 
 
