@@ -13,8 +13,10 @@ WHITESPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f
 UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 UUID_FORM = re.compile(UUID_PATTERN, re.A)
 DATE_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.A)
+# The offset's own range too: Python reads +05:60 as +06:00.
 DATE_TIME_FORM = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})",
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])",
     re.I | re.A,
 )
 
@@ -72,9 +74,13 @@ class StrictDateField(serializers.DateField):
     scripts' digits.
     """
 
+    # One message whichever check refuses it (DRF's own lists the formats
+    # Python reads).
+    default_error_messages = {"invalid": "Date has wrong format. Use YYYY-MM-DD."}
+
     def to_internal_value(self, value: Any) -> Any:
         if not isinstance(value, str) or not DATE_FORM.fullmatch(value):
-            self.fail("invalid", format="YYYY-MM-DD")
+            self.fail("invalid")
         return super().to_internal_value(value)
 
 
@@ -88,9 +94,15 @@ class StrictDateTimeField(serializers.DateTimeField):
     local time would get a time hours off and no error.
     """
 
+    # One message whichever check refuses it (DRF's own lists the formats
+    # Python reads, seconds and offset optional).
+    default_error_messages = {
+        "invalid": "Datetime has wrong format. Use YYYY-MM-DDThh:mm:ss[.ffffff](Z|±hh:mm)."
+    }
+
     def to_internal_value(self, value: Any) -> Any:
         if not isinstance(value, str) or not DATE_TIME_FORM.fullmatch(value):
-            self.fail("invalid", format="YYYY-MM-DDThh:mm:ss[.ffffff](Z|±hh:mm)")
+            self.fail("invalid")
         return super().to_internal_value(value.upper())
 
 

@@ -6,7 +6,7 @@ from http import HTTPStatus
 import pytest
 from django.urls import reverse
 
-from tests.assertions import error_codes
+from tests.assertions import error_codes, only_error
 from tests.users.views.accounts import bearer
 from users.keys import key_create
 from users.ledger import tokens_adjust
@@ -151,6 +151,13 @@ def test_bad_usage_parameters_are_400(auth_client, query, errors):
 
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert error_codes(response) == errors
+
+
+@pytest.mark.parametrize("day", ["2026-1-5", "2026-02-30"])
+def test_a_bad_day_is_told_the_one_format_taken(auth_client, day):
+    response = auth_client.get(USAGE_URL, {"from": day})
+
+    assert only_error(response)["detail"] == "Date has wrong format. Use YYYY-MM-DD."
 
 
 def test_a_year_by_day_is_allowed(auth_client):
