@@ -84,9 +84,10 @@ class ChatView(AsyncAPIView):
     error body (refunded). A client that leaves mid-stream is charged, and
     the reply is kept as far as it got, with status `incomplete`.
 
-    Safe retries: send an `Idempotency-Key` header (1 to 255 characters, yours
-    alone, kept 24 hours). A retry with the same key and body gets the first
-    response again, with `Idempotent-Replayed: true`, and is not charged again.
+    Safe retries: send an `Idempotency-Key` header (1 to 255 characters, no
+    whitespace at either end, yours alone, kept 24 hours). A retry with the
+    same key and body gets the first response again, with
+    `Idempotent-Replayed: true`, and is not charged again.
     The same key with another body gets 422; a retry that arrives while the
     first request is still running gets 409 (retry it later). Keys apply to
     the non-streamed form only.

@@ -156,6 +156,9 @@ CROSS_REQUEST_CODES = {
     ("messages", "invalid"),
     # Depends on the clock: a date-time the schema cannot call past.
     ("expires_at", "expires_in_the_past"),
+    # A date-time whose UTC falls outside years 1 to 9999 (9999-12-31T23:59:59
+    # -01:00): valid RFC 3339, but no date Python or a database column holds.
+    ("expires_at", "overflow"),
     # The usage report's range: `from` after `to`, or too long (two fields).
     ("from", "after_to"),
     ("from", "range_too_long"),
