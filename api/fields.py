@@ -12,11 +12,11 @@ WHITESPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f
 # date-time), in ASCII digits only: Python's own parsers read far more.
 UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 UUID_FORM = re.compile(UUID_PATTERN, re.A)
-DATE_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.A)
+DATE_PATTERN = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+DATE_FORM = re.compile(DATE_PATTERN, re.A)
 # The offset's own range too: Python reads +05:60 as +06:00.
 DATE_TIME_FORM = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
-    r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])",
+    DATE_PATTERN + r"T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])",
     re.I | re.A,
 )
 

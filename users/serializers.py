@@ -66,15 +66,14 @@ class UsernameField(StrictCharField):
 
     Normalising can lengthen a name or change its characters, so the length
     and character rules must see the normalised form (as Django's own
-    UsernameField does). The name as sent must also be no longer than the
-    schema's maxLength: a client that checks it is never refused a name the
-    schema allows, nor allowed one it refuses (USERNAME_PATTERN is drawn so
-    that every name it refuses is refused here too).
+    UsernameField does). The name as sent is held to the schema's maxLength
+    too, as every StrictCharField's is: a client that checks it is never
+    refused a name the schema allows, nor allowed one it refuses
+    (USERNAME_PATTERN is drawn so that every name it refuses is refused here
+    too).
     """
 
     def to_internal_value(self, data: Any) -> str:
-        if isinstance(data, str) and len(data) > USERNAME_MAX_CHARS:
-            self.fail("max_length", max_length=USERNAME_MAX_CHARS)
         return User.normalize_username(super().to_internal_value(data))
 
     def run_validators(self, value: Any) -> None:

@@ -108,6 +108,8 @@ def test_register_refuses_a_password_that_is_not_a_sane_string(api_client, passw
         ("edward!", "invalid"),
         ("edward/../x", "invalid"),
         ("x" * (USERNAME_MAX_CHARS + 1), "max_length"),
+        # The name as sent, as the schema's maxLength counts it: 150 once trimmed.
+        (" " + "x" * USERNAME_MAX_CHARS, "max_length"),
         (12345, "invalid"),
         (["edward"], "invalid"),
         ("", "blank"),
