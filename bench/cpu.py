@@ -1,13 +1,16 @@
-"""CPU per streamed chat: one worker process of our app against one of the floor.
+"""CPU per streamed chat: one worker process of our app against one of each floor.
 
 usage: python -m bench.cpu [--clients 50] [--seconds 20] [--piece-seconds 0.05]
            [--profile DIR]
 
 Each server runs one worker; the fake model streams 20 pieces quickly, so
 the figure is the server's CPU time (all its processes, /proc) divided by
-the chats it served, not a latency. With --profile, py-spy (pip install
-py-spy) samples the worker while it holds the GIL and writes raw stacks to
-DIR/ours.txt and DIR/floor.txt, for where the time goes (docs/performance.md).
+the chats it served, not a latency. The floors are
+../shared/bench/limit_streams.py relaying with aiohttp ("floor") and through
+the official SDK as our provider calls it ("floor+SDK", bench/sdk_floor.py).
+With --profile, py-spy (pip install py-spy) samples the worker while it
+holds the GIL and writes raw stacks to DIR/ours.txt, DIR/floor.txt and
+DIR/floor+SDK.txt, for where the time goes (docs/performance.md).
 """
 
 import argparse
@@ -19,8 +22,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.held_streams import STREAM_PIECES, _fake_model
+from bench.held_streams import FLOORS, STREAM_PIECES, _fake_model
 from bench.processes import (
+    ROOT,
     SERVE,
     SHARED_BENCH,
     Server,
@@ -62,16 +66,22 @@ def main(args: argparse.Namespace) -> None:
             [sys.executable, *SERVE, "--bind", f"127.0.0.1:{port}"], env, port, "/healthz/"
         )
         _measure("ours", ours, tokens, args)
-        port = free_port()
-        floor_env = {**os.environ, "UPSTREAM": f"http://127.0.0.1:{model}", "RELAY": "aiohttp"}
-        floor = Server(
-            [
-                sys.executable, "-m", "uvicorn", "limit_streams:application", "--workers", "1",
-                "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-            ],
-            floor_env, port, "/healthz/", cwd=SHARED_BENCH,
-        )  # fmt: skip
-        _measure("floor", floor, tokens, args)
+        for name, relay, module in FLOORS:
+            port = free_port()
+            floor_env = {
+                **os.environ,
+                "UPSTREAM": f"http://127.0.0.1:{model}",
+                "RELAY": relay,
+                "PYTHONPATH": os.pathsep.join([str(SHARED_BENCH), str(ROOT)]),
+            }
+            floor = Server(
+                [
+                    sys.executable, "-m", "uvicorn", module, "--workers", "1",
+                    "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+                ],
+                floor_env, port, "/healthz/", cwd=SHARED_BENCH,
+            )  # fmt: skip
+            _measure(name, floor, tokens, args)
 
 
 def _measure(name: str, server: Server, tokens: Path, args: argparse.Namespace) -> None:
@@ -104,7 +114,7 @@ def _measure(name: str, server: Server, tokens: Path, args: argparse.Namespace) 
     data = json.loads(output)
     done = max(data["done"], 1)
     print(
-        f"{name:5}  {data['done']} chats  {data['chats_per_second']:.1f}/s  "
+        f"{name:9}  {data['done']} chats  {data['chats_per_second']:.1f}/s  "
         f"errors {sum(data['errors'].values())}  CPU {usage.cpu_seconds:.1f} s  "
         f"{1000 * usage.cpu_seconds / done:.1f} ms a chat"
     )

@@ -35,6 +35,14 @@ STREAM_CLIENTS = (500, 1_200, 3_000)
 STREAM_PATHS = {"api": "/api/v1/chat/", "v1": "/v1/chat/completions"}
 # The longest a client waits for one chat (a queue before the reply included).
 STREAM_TIMEOUT_SECONDS = 180
+# The floors' runs have no database.
+NO_DATABASE = "none"
+# The floors, each as (name, RELAY, ASGI application): the shared app relaying
+# with aiohttp, and the same app relaying through the official SDK.
+FLOORS = (
+    ("floor", "aiohttp", "limit_streams:application"),
+    ("floor+SDK", "sdk", "bench.sdk_floor:application"),
+)
 # Our app as it was served before ASGI (every chat holds a thread;
 # keep-alive and preloading as its configuration had them).
 GTHREAD = [
@@ -53,8 +61,8 @@ SETTLE_SECONDS = 90
 class StreamRun:
     """One held-streams measurement: bench/streams.py's figures and the server's usage."""
 
-    database: str  # "none" for the floor
-    app: str  # "ours", "floor" or "gthread"
+    database: str  # NO_DATABASE for the floors
+    app: str  # "ours", "gthread", or one of FLOORS
     path: str  # of STREAM_PATHS: "api" (the floor relays a stream of that shape) or "v1"
     clients: int
     seconds: float
@@ -137,27 +145,32 @@ def held_streams(
 
 
 def floor_streams(work: Path, args: argparse.Namespace) -> list[StreamRun]:
-    """Held streams against ../shared/bench/limit_streams.py: no auth, database or billing."""
+    """Held streams against ../shared/bench/limit_streams.py (no auth, database
+    or billing), relaying with aiohttp ("floor") and through the official SDK
+    as our provider calls it (bench/sdk_floor.py, "floor+SDK")."""
     work.mkdir(parents=True, exist_ok=True)
     tokens = work / "floor-tokens"
     tokens.write_text("unused\n")  # the floor reads no token
     runs = []
     with _fake_model() as provider_port:
-        env = {
-            **os.environ,
-            "UPSTREAM": f"http://127.0.0.1:{provider_port}",
-            "RELAY": "aiohttp",
-        }
         for clients in args.stream_clients:
-            port = free_port()
-            command = [
-                sys.executable, "-m", "uvicorn", "limit_streams:application",
-                "--workers", "2", "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-            ]  # fmt: skip
-            server = Server(command, env, port, "/healthz/", cwd=SHARED_BENCH)
-            runs.append(
-                _stream_run("none", ("floor", "api"), server, tokens, clients, args, None, None)
-            )
+            for app, relay, module in FLOORS:
+                env = {
+                    **os.environ,
+                    "UPSTREAM": f"http://127.0.0.1:{provider_port}",
+                    "RELAY": relay,
+                    "PYTHONPATH": os.pathsep.join([str(SHARED_BENCH), str(ROOT)]),
+                }
+                port = free_port()
+                command = [
+                    sys.executable, "-m", "uvicorn", module,
+                    "--workers", "2", "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+                ]  # fmt: skip
+                server = Server(command, env, port, "/healthz/", cwd=SHARED_BENCH)
+                app_path = (app, "api")
+                runs.append(
+                    _stream_run(NO_DATABASE, app_path, server, tokens, clients, args, None, None)
+                )
     return runs
 
 

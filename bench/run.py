@@ -17,8 +17,9 @@ three scenarios, then checks the billing:
   per user), and as it was served before ASGI (gunicorn gthread, 5 workers x
   128 threads, `/api/v1/chat/`); and, once per client count (it has no
   database), the floor: ../shared/bench/limit_streams.py under uvicorn, 2
-  workers. --stream-paths api or v1 runs ours on one endpoint only (v1 alone
-  also leaves out the gthread runs).
+  workers, relaying with aiohttp, and the same app relaying through the
+  official SDK (bench/sdk_floor.py). --stream-paths api or v1 runs ours on
+  one endpoint only (v1 alone also leaves out the gthread runs).
 
 Then it writes docs/benchmarks.md, with a chart when wrk ran. A missed target
 of issue 11 (held streams, on either endpoint) is written in the report;
@@ -129,7 +130,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Path(tmp)
         if "streams" in args.only:
-            print("=== the floor for held streams (no database)")
+            print("=== the floors for held streams (no database)")
             floor = floor_streams(work, args)
         for database in databases:
             print(f"=== {database}")
