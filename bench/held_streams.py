@@ -239,7 +239,7 @@ def _stream_run(
         processes=usage.processes,
     )
     print(
-        f"{database:8} {app:7} {STREAM_PATHS[path]:21} c={clients:<5}"
+        f"{database:8} {app:9} {STREAM_PATHS[path]:21} c={clients:<5}"
         f" {run.chats_per_second:6.1f} chats/s"
         f"  p50 {run.p50:5.1f}  p95 {run.p95:5.1f}  p99 {run.p99:5.1f} s"
         f"  headers p95 {run.headers_first_p95:4.1f} / {run.headers_later_p95:4.1f} s"

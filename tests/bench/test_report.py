@@ -1,7 +1,9 @@
 """bench/report.py's wrk tables: ours beside gthread (ours before ASGI) and
 bare, and issue 11's target that no endpoint is slower than under gthread."""
 
-from bench.report import _table, _targets
+import pytest
+
+from bench.report import _slow_targets, _table, _targets
 from bench.wrk import Run
 
 BALANCE = "GET /api/v1/balance/"
@@ -56,3 +58,30 @@ def test_the_table_shows_ours_beside_gthread_and_bare():
 
     assert table[0].startswith("| Endpoint | Conn. | ours req/s | gthread req/s | vs gthread |")
     assert f"| `{BALANCE}` | 16 | 2,000 | 1,800 | 1.11 | 5,000 | 0.40 |" in table[2]
+
+
+def slow(p50_ms: float, p99_ms: float, connections: int = 500) -> Run:
+    return Run(
+        database="sqlite", app="ours", endpoint=CHAT, connections=connections, rps=200,
+        p50_ms=p50_ms, p95_ms=p99_ms, p99_ms=p99_ms, requests=4_000, non_2xx=0,
+        socket_errors=0, warmup_requests=10,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("p50_ms", "p99_ms", "verdict"),
+    [
+        (2_090, 4_000, "| 0 errors, p50 2,090 ms (+4.5%), p99 4,000 ms = 2.00 x | yes |"),
+        (2_110, 3_000, "| 0 errors, p50 2,110 ms (+5.5%), p99 3,000 ms = 1.50 x | **no** |"),
+        (2_050, 4_001, "| 0 errors, p50 2,050 ms (+2.5%), p99 4,001 ms = 2.00 x | **no** |"),
+    ],
+)
+def test_many_slow_chats_meet_issue_11s_median_and_p99_both(p50_ms, p99_ms, verdict):
+    # The most chats at once is the one held to the target.
+    fewer = slow(9_000, 9_000, connections=100)
+    (row,) = _slow_targets({"sqlite": [fewer, slow(p50_ms, p99_ms)]}, 2_000)
+
+    assert row.startswith(
+        "| 500 chats at once, AI taking 2 s: no errors, median + <= 5%, p99 <= 2 x 2 s | SQLite "
+    )
+    assert row.endswith(verdict)
