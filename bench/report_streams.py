@@ -5,15 +5,13 @@ and the tables of every run beside the floors and the gthread configuration."""
 from dataclasses import dataclass
 from typing import Any
 
-from bench.held_streams import FLOORS, NO_DATABASE, STREAM_PATHS
+from bench.held_streams import FLOOR, FLOORS, NO_DATABASE, SDK_FLOOR, STREAM_PATHS
 
 # Held streams (issue 11): at 1,200 clients, the median at most 10% and the
 # p95 at most 15% above the model's own time; at 3,000, the p95 within 1.2 x
 # the floor's in the same run and the server within 1.5 GiB; no errors.
 STREAM_MEDIAN_CLIENTS, STREAM_MEDIAN_ADDED_TARGET, STREAM_P95_TARGET = 1_200, 0.10, 1.15
 STREAM_FLOOR_CLIENTS, STREAM_FLOOR_P95_TARGET, STREAM_RSS_TARGET = 3_000, 1.2, 1.5 * 2**30
-# The floor that relays through the official SDK (bench/sdk_floor.py).
-SDK_FLOOR = FLOORS[1][0]
 
 
 @dataclass
@@ -77,7 +75,7 @@ def _targets(
                 run.p95 <= STREAM_P95_TARGET * reply_seconds,
             )
         )
-    run, lowest = mine.get(STREAM_FLOOR_CLIENTS), floors.get(("floor", STREAM_FLOOR_CLIENTS))
+    run, lowest = mine.get(STREAM_FLOOR_CLIENTS), floors.get((FLOOR, STREAM_FLOOR_CLIENTS))
     at = f"{STREAM_FLOOR_CLIENTS:,} streams at once on `{path}`"
     if run is None or lowest is None:
         return [*found, Target(at, database, "not measured in this run", None)]

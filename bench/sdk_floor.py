@@ -4,10 +4,11 @@
 parses its lines by hand. Issue 11 asks our chat to reach the model through
 the official SDK (`AsyncOpenAI`), which builds each request and decodes the
 stream's events itself. This module adds one relay to that app, `RELAY=sdk`,
-which asks the model exactly as our provider does
+which asks the model as our provider does
 (conversations/providers/openai_compatible.py: the SDK's aiohttp transport,
-no retries, the answer as the JSON sent, the usage asked for) and nothing
-more: no authentication, database or billing. Measured beside the floor, it
+no retries, the answer as the JSON sent, the usage asked for; it leaves out
+the provider's request-id header and `max_tokens`) and does nothing more:
+no authentication, database or billing. Measured beside the floor, it
 splits our distance from the floor into the SDK's share and our own.
 
     UPSTREAM=http://127.0.0.1:8100 RELAY=sdk PYTHONPATH=.:../shared/bench \
@@ -19,14 +20,15 @@ only in the relay.
 
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx2
 import openai
 
-from bench.processes import SHARED_BENCH
-
-sys.path.insert(0, str(SHARED_BENCH))
+# Not bench.processes' SHARED_BENCH: importing that module loads the
+# database drivers into every worker, which the floor's RSS would count.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared" / "bench"))
 
 import limit_streams  # type: ignore[import-not-found]
 

@@ -51,3 +51,11 @@ def test_each_table_shows_both_floors_between_ours_and_gthread():
     rows = [line.split("|")[2].strip() for line in section.splitlines() if line.startswith("| 3,")]
     assert rows == ["ours (4)", "floor (4)", "floor+SDK (4)", "gthread (4)"]
     assert [line for line in section.splitlines() if line.startswith("### ")] == ["### SQLite"]
+
+
+def test_without_the_sdk_floor_the_target_is_measured_against_the_floor_alone():
+    runs = [run for run in RUNS if run.app != "floor+SDK"]
+
+    (target,) = [t for t in stream_targets(runs, 20.0) if "p95 <= 1.2 x the floor's" in t.target]
+
+    assert target.measured == "40.0 s vs 25.0 s = 1.60 x"
