@@ -37,6 +37,8 @@ from tests.server import UNTHROTTLED
 
 
 def main(args: argparse.Namespace) -> None:
+    if not (SHARED_BENCH / "limit_streams.py").exists():
+        sys.exit(f"The reference app is missing: {SHARED_BENCH}/limit_streams.py")
     work = Path(tempfile.mkdtemp(prefix="bench-cpu-"))
     env = {
         **os.environ,
