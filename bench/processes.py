@@ -137,6 +137,13 @@ class Server:
         )  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
+            # A server that failed to start (a missing module, a bad setting)
+            # says so at once, not after the whole wait.
+            if (code := self.process.poll()) is not None:
+                raise RuntimeError(
+                    f"{' '.join(self.command)} exited with {code} before it served"
+                    f" (run it by hand in {self.cwd} to see why)"
+                )
             try:
                 if self.health:
                     url = f"http://127.0.0.1:{self.port}{self.health}"
