@@ -22,9 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.held_streams import FLOORS, STREAM_PIECES, _fake_model
+from bench.held_streams import FLOORS, STREAM_PIECES, _fake_model, floor_server
 from bench.processes import (
-    ROOT,
     SERVE,
     SHARED_BENCH,
     Server,
@@ -69,21 +68,7 @@ def main(args: argparse.Namespace) -> None:
         )
         _measure("ours", ours, tokens, args)
         for name, relay, module in FLOORS:
-            port = free_port()
-            floor_env = {
-                **os.environ,
-                "UPSTREAM": f"http://127.0.0.1:{model}",
-                "RELAY": relay,
-                "PYTHONPATH": os.pathsep.join([str(SHARED_BENCH), str(ROOT)]),
-            }
-            floor = Server(
-                [
-                    sys.executable, "-m", "uvicorn", module, "--workers", "1",
-                    "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-                ],
-                floor_env, port, "/healthz/", cwd=SHARED_BENCH,
-            )  # fmt: skip
-            _measure(name, floor, tokens, args)
+            _measure(name, floor_server(relay, module, model, workers=1), tokens, args)
 
 
 def _measure(name: str, server: Server, tokens: Path, args: argparse.Namespace) -> None:

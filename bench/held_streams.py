@@ -158,23 +158,29 @@ def floor_streams(work: Path, args: argparse.Namespace) -> list[StreamRun]:
     with _fake_model() as provider_port:
         for clients in args.stream_clients:
             for app, relay, module in FLOORS:
-                env = {
-                    **os.environ,
-                    "UPSTREAM": f"http://127.0.0.1:{provider_port}",
-                    "RELAY": relay,
-                    "PYTHONPATH": os.pathsep.join([str(SHARED_BENCH), str(ROOT)]),
-                }
-                port = free_port()
-                command = [
-                    sys.executable, "-m", "uvicorn", module,
-                    "--workers", "2", "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-                ]  # fmt: skip
-                server = Server(command, env, port, "/healthz/", cwd=SHARED_BENCH)
+                server = floor_server(relay, module, provider_port, workers=2)
                 app_path = (app, "api")
                 runs.append(
                     _stream_run(NO_DATABASE, app_path, server, tokens, clients, args, None, None)
                 )
     return runs
+
+
+def floor_server(relay: str, module: str, provider_port: int, *, workers: int) -> Server:
+    """One of FLOORS (its RELAY and ASGI application) under uvicorn, relaying
+    the model at `provider_port`. ROOT is on its path for bench.sdk_floor."""
+    env = {
+        **os.environ,
+        "UPSTREAM": f"http://127.0.0.1:{provider_port}",
+        "RELAY": relay,
+        "PYTHONPATH": os.pathsep.join([str(SHARED_BENCH), str(ROOT)]),
+    }
+    port = free_port()
+    command = [
+        sys.executable, "-m", "uvicorn", module, "--workers", str(workers),
+        "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+    ]  # fmt: skip
+    return Server(command, env, port, "/healthz/", cwd=SHARED_BENCH)
 
 
 def _fake_model(piece_seconds: float = STREAM_PIECE_SECONDS) -> "Server":

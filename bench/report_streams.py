@@ -142,7 +142,7 @@ def streams_section(streams: list[Any], reply_seconds: float) -> list[str]:
         "user + system seconds over the run.",
         "",
     ]
-    floor = [r for r in streams if r.database == NO_DATABASE]
+    floors = [r for r in streams if r.database == NO_DATABASE]
     order = [
         *(("ours", path) for path in STREAM_PATHS),
         *((name, "api") for name, _, _ in FLOORS),
@@ -157,7 +157,7 @@ def streams_section(streams: list[Any], reply_seconds: float) -> list[str]:
             "| RSS MiB start / peak / after | CPU s |",
             "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
         ]
-        mine = [*(r for r in streams if r.database == database), *floor]
+        mine = [*(r for r in streams if r.database == database), *floors]
         for clients in dict.fromkeys(r.clients for r in mine):
             for app_path in order:
                 for run in (r for r in mine if (r.app, r.path, r.clients) == (*app_path, clients)):

@@ -11,6 +11,7 @@ it as it rendered the first, byte for byte.
 
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,6 +35,9 @@ KEY_MAX_CHARS = 255
 # No whitespace at either end: HTTP strips it from a header's value, so such
 # a key is not the one that would arrive (and spaces alone arrive as none).
 KEY_PATTERN = f"^[^{WHITESPACE}](.*[^{WHITESPACE}])?$"
+# The same rule, read here as the schema states it (DOTALL: a character
+# inside the key may be any).
+KEY_FORM = re.compile(KEY_PATTERN, re.S)
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class IdempotencyRequest:
     fingerprint: str
 
     def __post_init__(self) -> None:
-        if not 1 <= len(self.key) <= KEY_MAX_CHARS or self.key != self.key.strip():
+        if not 1 <= len(self.key) <= KEY_MAX_CHARS or not KEY_FORM.fullmatch(self.key):
             raise IdempotencyKeyInvalid
 
 

@@ -151,7 +151,7 @@ def test_an_expired_key_runs_again(auth_client, user, settings):
 
 # Whitespace at either end too: HTTP strips it, so it is not the key that
 # would arrive, and the schema's pattern refuses it.
-@pytest.mark.parametrize("key", ["", "k" * 256, "   ", " key", "key\t"])
+@pytest.mark.parametrize("key", ["", "k" * 256, "   ", " key", "key\t", "key\n"])
 def test_a_key_of_the_wrong_length_or_padded_is_400(auth_client, user, key):
     response = chat(auth_client, key)
 
@@ -162,6 +162,10 @@ def test_a_key_of_the_wrong_length_or_padded_is_400(auth_client, user, key):
 
 def test_a_key_of_255_characters_is_accepted(auth_client):
     assert chat(auth_client, "k" * 255).status_code == HTTPStatus.CREATED
+
+
+def test_whitespace_inside_a_key_is_part_of_it(auth_client):
+    assert chat(auth_client, "a b\tc\nd").status_code == HTTPStatus.CREATED
 
 
 def test_an_invalid_body_with_a_key_stores_nothing(auth_client, user):
