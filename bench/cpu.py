@@ -9,8 +9,8 @@ the chats it served, not a latency. The floors are
 ../shared/bench/limit_streams.py relaying with aiohttp ("floor") and through
 the official SDK as our provider calls it ("floor+SDK", bench/sdk_floor.py).
 With --profile, py-spy (pip install py-spy) samples the worker while it
-holds the GIL and writes raw stacks to DIR/ours.txt, DIR/floor.txt and
-DIR/floor+SDK.txt, for where the time goes (docs/performance.md).
+holds the GIL and writes raw stacks to DIR (made if missing): ours.txt,
+floor.txt and floor+SDK.txt, for where the time goes (docs/performance.md).
 """
 
 import argparse
@@ -83,7 +83,7 @@ def _measure(name: str, server: Server, tokens: Path, args: argparse.Namespace) 
                 [
                     spy, "record", "--pid", str(worker), "--format", "raw", "--gil",
                     "--nonblocking", "--rate", "200", "--duration", str(int(args.seconds) + 2),
-                    "--output", str(Path(args.profile) / f"{name}.txt"),
+                    "--output", str(args.profile / f"{name}.txt"),
                 ],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
@@ -112,8 +112,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=50, help="clients at once")
     parser.add_argument("--seconds", type=float, default=20, help="start chats for this long")
     parser.add_argument("--piece-seconds", type=float, default=0.05, help="the model's pace")
-    parser.add_argument("--profile", help="a directory for py-spy's stacks")
-    return parser.parse_args(argv)
+    parser.add_argument("--profile", type=Path, help="a directory for py-spy's stacks")
+    args = parser.parse_args(argv)
+    if args.profile:
+        # Made now: py-spy writes nothing to a missing directory, and says
+        # nothing of it either.
+        args.profile.mkdir(parents=True, exist_ok=True)
+    return args
 
 
 if __name__ == "__main__":

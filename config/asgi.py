@@ -14,8 +14,9 @@ Two kinds of view share each worker process:
 Which way a request goes is read from the URL's view, so a view made async
 moves over by itself. The lifespan protocol tells api.lifespan which loop
 is the server's, so clients on it keep their connections until shutdown;
-it also opens the AI provider's client on that loop, and starts the
-sampling of the database pool for /metrics.
+it also opens the AI provider's client on that loop, starts the
+sampling of the database pool for /metrics, and sets the garbage collector
+for serving (api.collector).
 """
 
 import asyncio
@@ -30,6 +31,7 @@ from django.core.wsgi import get_wsgi_application
 from django.urls import Resolver404, get_resolver, resolve
 
 from api import concurrency, lifespan, metrics
+from api.collector import collector_for_serving
 from api.handlers import CoroutineViewHandler
 from api.wsgi_bridge import WSGIBridge
 from conversations.providers import get_provider
@@ -75,6 +77,7 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         message = await receive()
         if message["type"] == "lifespan.startup":
             lifespan.serving()
+            collector_for_serving()
             await get_provider().open()
             sampling = asyncio.create_task(metrics.database_pool_sampling())
             await send({"type": "lifespan.startup.complete"})

@@ -1,3 +1,4 @@
+import gc
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -95,6 +96,16 @@ def openai_provider(settings: Any, fake_openai: FakeOpenAI) -> Iterator[FakeOpen
     get_provider.cache_clear()
     yield fake_openai
     get_provider.cache_clear()
+
+
+@pytest.fixture
+def collector_restored() -> Iterator[None]:
+    """Python's garbage collector as it was, after a test that sets it for
+    serving (api.collector) in the test's own process."""
+    thresholds = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 @pytest.fixture

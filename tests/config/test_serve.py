@@ -1,6 +1,7 @@
 """`make serve`'s server: its logs, where requests go, and graceful shutdown."""
 
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 from django.urls import reverse
 
+from api import collector
 from config.asgi import application, is_async_view
 from tests.factories import DEFAULT_PASSWORD
 from tests.fake_openai import FakeOpenAI
@@ -97,7 +99,9 @@ def test_loading_the_app_loads_every_view_before_the_first_request(entry_point):
     assert loaded.splitlines()[-1] == "True"  # after any log line
 
 
-def test_the_server_s_loop_opens_the_provider_as_it_starts(monkeypatch):
+def test_the_server_s_loop_opens_the_provider_and_sets_the_collector_as_it_starts(
+    monkeypatch, collector_restored
+):
     opened: list[asyncio.AbstractEventLoop] = []
 
     class Provider:
@@ -114,9 +118,11 @@ def test_the_server_s_loop_opens_the_provider_as_it_starts(monkeypatch):
         assert await lifespan.receive_output(5) == {"type": "lifespan.shutdown.complete"}
         return asyncio.get_running_loop()
 
+    gc.set_threshold(700, 10, 10)
     loop = async_to_sync(start_and_stop)()
 
     assert opened == [loop]
+    assert gc.get_threshold() == (collector.YOUNG, collector.MIDDLE, collector.OLD)
 
 
 def test_the_server_refuses_a_huge_body_having_read_only_the_limit(tmp_path):
