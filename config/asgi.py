@@ -77,9 +77,10 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         message = await receive()
         if message["type"] == "lifespan.startup":
             lifespan.serving()
-            collector_for_serving()
             await get_provider().open()
             sampling = asyncio.create_task(metrics.database_pool_sampling())
+            # Last, so the provider's client, kept for the process's life, is frozen too.
+            collector_for_serving()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             if sampling is not None:

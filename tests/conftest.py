@@ -100,8 +100,9 @@ def openai_provider(settings: Any, fake_openai: FakeOpenAI) -> Iterator[FakeOpen
 
 @pytest.fixture
 def collector_restored() -> Iterator[None]:
-    """Python's garbage collector as it was, after a test that sets it for
-    serving (api.collector) in the test's own process."""
+    """Python's garbage collector's thresholds as they were, and nothing
+    frozen, after a test that sets it for serving (api.collector) in the
+    test's own process (which freezes nothing of its own)."""
     thresholds = gc.get_threshold()
     yield
     gc.unfreeze()

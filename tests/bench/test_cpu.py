@@ -8,7 +8,3 @@ def test_the_profile_directory_is_made_before_anything_runs(tmp_path):
 
     assert args.profile == directory
     assert directory.is_dir()
-
-
-def test_without_a_profile_no_directory_is_asked_for():
-    assert parse([]).profile is None

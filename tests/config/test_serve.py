@@ -118,10 +118,12 @@ def test_the_server_s_loop_opens_the_provider_and_sets_the_collector_as_it_start
         assert await lifespan.receive_output(5) == {"type": "lifespan.shutdown.complete"}
         return asyncio.get_running_loop()
 
-    gc.set_threshold(700, 10, 10)
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)  # Python's defaults
     loop = async_to_sync(start_and_stop)()
 
     assert opened == [loop]
+    assert gc.get_freeze_count() > 0
     assert gc.get_threshold() == (collector.YOUNG, collector.MIDDLE, collector.OLD)
 
 
