@@ -18,9 +18,9 @@ each walks only what the requests made.
 import gc
 
 # Net allocations before a young collection (Python's default: 700). At this
-# size each takes 10 to 15 ms of a worker holding 600 streams.
+# size each takes about 10 ms of a worker holding 600 streams.
 YOUNG = 10_000
-# Python's own: young collections to a middle one, middle ones to a full one.
+# Python's own ratios: young collections to a middle one, middle to a full one.
 # A streamed chat outlives a few young collections, so its garbage (DRF's
 # request and view refer to each other) is freed only by the older ones,
 # which must still come often.
