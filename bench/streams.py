@@ -111,7 +111,10 @@ async def _client(
     results: Results,
 ) -> None:
     turn = first
-    while time.monotonic() < deadline:
+    # Every client sends its first chat, however late its turn comes: the
+    # first wave is all of them (a loaded machine may reach the last ones
+    # after a short run's deadline).
+    while turn == first or time.monotonic() < deadline:
         token = tokens[turn % len(tokens)]
         headers = results.headers_first if turn == first else results.headers_later
         turn += step
