@@ -25,19 +25,18 @@ from pathlib import Path
 from bench.held_streams import FLOORS, STREAM_PIECES, _fake_model, floor_server
 from bench.processes import (
     SERVE,
-    SHARED_BENCH,
     Server,
     Usage,
     descendants,
     free_port,
+    reference_app_required,
     run_python,
 )
 from tests.server import UNTHROTTLED
 
 
 def main(args: argparse.Namespace) -> None:
-    if not (SHARED_BENCH / "limit_streams.py").exists():
-        sys.exit(f"The reference app is missing: {SHARED_BENCH}/limit_streams.py")
+    reference_app_required("limit_streams.py")
     work = Path(tempfile.mkdtemp(prefix="bench-cpu-"))
     env = {
         **os.environ,

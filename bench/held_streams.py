@@ -168,7 +168,8 @@ def floor_streams(work: Path, args: argparse.Namespace) -> list[StreamRun]:
 
 def floor_server(relay: str, module: str, provider_port: int, *, workers: int) -> Server:
     """One of FLOORS (its RELAY and ASGI application) under uvicorn, relaying
-    the model at `provider_port`. ROOT is on its path for bench.sdk_floor."""
+    the model at `provider_port`, with SHARED_BENCH and ROOT on its path
+    (limit_streams, bench.sdk_floor)."""
     env = {
         **os.environ,
         "UPSTREAM": f"http://127.0.0.1:{provider_port}",

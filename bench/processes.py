@@ -26,6 +26,12 @@ SERVE = ["-m", "gunicorn", "--config", "config/gunicorn.py"]
 STOP_SECONDS = 90
 
 
+def reference_app_required(name: str) -> None:
+    """Exit with a message, before anything runs, if ../shared/bench lacks `name`."""
+    if not (SHARED_BENCH / name).exists():
+        sys.exit(f"The reference app is missing: {SHARED_BENCH}/{name}")
+
+
 class Usage:
     """A process and all its descendants: their summed RSS, sampled every second, and CPU time.
 

@@ -56,12 +56,12 @@ from bench.processes import (
     BALANCE,
     POSTGRES_URL,
     ROOT,
-    SHARED_BENCH,
     USERS,
     drop_postgres,
     postgres_admin,
     postgres_up,
     postgres_url,
+    reference_app_required,
     run_python,
 )
 from bench.report_streams import stream_targets
@@ -119,8 +119,8 @@ def main() -> None:
     if {"wrk", "slow"} & set(args.only) and not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install wrk (make bench does it)")
     for scenario, app in (("wrk", "limit_app.py"), ("streams", "limit_streams.py")):
-        if scenario in args.only and not (SHARED_BENCH / app).exists():
-            sys.exit(f"The reference app is missing: {SHARED_BENCH}/{app}")
+        if scenario in args.only:
+            reference_app_required(app)
 
     databases = ["sqlite"] + (["postgres"] if postgres_up() else [])
     if "postgres" not in databases:

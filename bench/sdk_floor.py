@@ -18,19 +18,16 @@ The shared app is imported and extended, not copied: the two floors differ
 only in the relay.
 """
 
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx2
-import openai
 
-# Not bench.processes' SHARED_BENCH: importing that module loads the
-# database drivers into every worker, which the floor's RSS would count.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared" / "bench"))
-
+# ../shared/bench on PYTHONPATH, as above and as held_streams.floor_server
+# sets it: not found through bench.processes, whose database drivers every
+# worker would then load, and the floor's RSS count.
 import limit_streams  # type: ignore[import-not-found]
+import openai
 
 # Long enough for any reply the benchmark's model writes.
 TIMEOUT_SECONDS = 180

@@ -99,11 +99,13 @@ def openai_provider(settings: Any, fake_openai: FakeOpenAI) -> Iterator[FakeOpen
 
 
 @pytest.fixture
-def collector_restored() -> Iterator[None]:
-    """Python's garbage collector's thresholds as they were, and nothing
-    frozen, after a test that sets it for serving (api.collector) in the
-    test's own process (which freezes nothing of its own)."""
+def collector_at_defaults() -> Iterator[None]:
+    """Python's garbage collector as a new process has it (nothing frozen,
+    thresholds 700, 10, 10) for a test that sets it for serving
+    (api.collector), and as it was after it."""
     thresholds = gc.get_threshold()
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
     yield
     gc.unfreeze()
     gc.set_threshold(*thresholds)

@@ -4,9 +4,7 @@ from api import collector
 from api.collector import collector_for_serving
 
 
-def test_serving_freezes_what_is_loaded_and_widens_the_young_generation(collector_restored):
-    gc.unfreeze()
-    gc.set_threshold(700, 10, 10)  # Python's defaults
+def test_serving_freezes_what_is_loaded_and_widens_the_young_generation(collector_at_defaults):
     loaded = ["an object the process keeps"]
     assert any(tracked is loaded for tracked in gc.get_objects())
 

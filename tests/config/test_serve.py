@@ -100,7 +100,7 @@ def test_loading_the_app_loads_every_view_before_the_first_request(entry_point):
 
 
 def test_the_server_s_loop_opens_the_provider_and_sets_the_collector_as_it_starts(
-    monkeypatch, collector_restored
+    monkeypatch, collector_at_defaults
 ):
     opened: list[asyncio.AbstractEventLoop] = []
 
@@ -118,8 +118,6 @@ def test_the_server_s_loop_opens_the_provider_and_sets_the_collector_as_it_start
         assert await lifespan.receive_output(5) == {"type": "lifespan.shutdown.complete"}
         return asyncio.get_running_loop()
 
-    gc.unfreeze()
-    gc.set_threshold(700, 10, 10)  # Python's defaults
     loop = async_to_sync(start_and_stop)()
 
     assert opened == [loop]
