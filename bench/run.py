@@ -65,7 +65,7 @@ from bench.processes import (
     run_python,
 )
 from bench.report_streams import stream_targets
-from bench.wrk import SLOW_REPLY_SECONDS, Run, slow_chats, throughput
+from bench.wrk import BARE_DATABASE, SLOW_REPLY_SECONDS, Run, slow_chats, throughput
 
 DOCS = ROOT / "docs"
 COST = 100
@@ -220,7 +220,7 @@ def bench_database(database: str, work: Path, args: argparse.Namespace) -> Datab
     if database == "postgres":
         drop_postgres(BENCH_DB)
         if "wrk" in args.only:
-            drop_postgres("bench_limit_app")
+            drop_postgres(BARE_DATABASE)
     return result
 
 

@@ -31,6 +31,8 @@ CHAT_BODY = '{"message": "How fast is this?"}'
 # The target is at 500; the smaller counts show where the time starts to grow.
 SLOW_CONNECTIONS = (100, 250, 500)
 SLOW_REPLY_SECONDS = 2.0
+# The bare app's database on PostgreSQL (bare_setup makes it anew).
+BARE_DATABASE = "bench_limit_app"
 
 
 @dataclass
@@ -58,7 +60,7 @@ def throughput(
     args: argparse.Namespace,
 ) -> tuple[list[Run], dict[int, Run]]:
     """wrk against our app and the bare reference app, and the history page."""
-    bare_env, bare_tokens = _bare_setup(database, work)
+    bare_env, bare_tokens = bare_setup(database, work)
     runs: list[Run] = []
     ours_port, bare_port, gthread_port = free_port(), free_port(), free_port()
     ours_cmd = [sys.executable, *SERVE]
@@ -214,12 +216,12 @@ def _wrk(
     return run
 
 
-def _bare_setup(database: str, work: Path) -> tuple[dict[str, str], Path]:
+def bare_setup(database: str, work: Path) -> tuple[dict[str, str], Path]:
     env = {**os.environ, "LIMIT_DB": database, "LIMIT_SQLITE_PATH": str(work / "bare.sqlite3")}
     if database == "postgres":
-        drop_postgres("bench_limit_app")
-        postgres_admin('CREATE DATABASE "bench_limit_app"')
-        env["LIMIT_PG_DSN"] = postgres_url("bench_limit_app")
+        drop_postgres(BARE_DATABASE)
+        postgres_admin(f'CREATE DATABASE "{BARE_DATABASE}"')
+        env["LIMIT_PG_DSN"] = postgres_url(BARE_DATABASE)
     tokens = work / "bare-tokens"
     subprocess.run(
         [sys.executable, "limit_setup.py", str(USERS), str(BALANCE), str(tokens)],
