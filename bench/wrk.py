@@ -217,6 +217,9 @@ def _wrk(
 
 
 def bare_setup(database: str, work: Path) -> tuple[dict[str, str], Path]:
+    """The bare app's database, made anew by its limit_setup.py with USERS
+    users of BALANCE tokens: the environment that points the app at it, and
+    the file of the users' tokens."""
     env = {**os.environ, "LIMIT_DB": database, "LIMIT_SQLITE_PATH": str(work / "bare.sqlite3")}
     if database == "postgres":
         drop_postgres(BARE_DATABASE)
