@@ -15,9 +15,9 @@ The bare app does the same with no framework: PyJWT's check and its user's
 row, the chat's one transaction written by hand (no settlement: its reply
 is stored with the charge), and its balance request.
 
-On new SQLite databases in a temporary directory, or with --postgres new
-databases on POSTGRES_URL's server (dropped after), with our logs at
-WARNING.
+On new SQLite databases in a temporary directory (removed after), or with
+--postgres new databases on POSTGRES_URL's server (dropped after), with our
+logs at WARNING.
 Each figure is this thread's CPU time divided by the chats, the least of
 the rounds (the one the machine disturbed least). Set beside
 `python -m bench.cpu`'s CPU a chat of ours and of the floors, they say how
@@ -144,31 +144,32 @@ def _cpu_ms(step: Callable[[], None], times: int) -> float:
 
 def main(args: argparse.Namespace) -> None:
     reference_app_required("limit_app.py")
-    work = Path(tempfile.mkdtemp(prefix="bench-steps-"))
-    url = f"sqlite:///{work / 'db.sqlite3'}"
-    if args.postgres:
-        drop_postgres(STEPS_DATABASE)
-        postgres_admin(f'CREATE DATABASE "{STEPS_DATABASE}"')
-        url = postgres_url(STEPS_DATABASE)
-    os.environ |= {
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": url,
-        "STATIC_ROOT": str(work / "static"),
-        "DEBUG": "0",
-        "SECRET_KEY": "bench-" * 10,
-        "ALLOWED_HOSTS": "testserver",
-        "SECURE_SSL_REDIRECT": "0",
-        "LOG_LEVEL": "WARNING",
-    }
-    try:
-        print(_run(args, work), end="")
-    finally:
+    with tempfile.TemporaryDirectory(prefix="bench-steps-") as tmp:
+        work = Path(tmp)
+        url = f"sqlite:///{work / 'db.sqlite3'}"
         if args.postgres:
-            from django.db import connections
-
-            connections.close_all()
             drop_postgres(STEPS_DATABASE)
-            drop_postgres(BARE_DATABASE)
+            postgres_admin(f'CREATE DATABASE "{STEPS_DATABASE}"')
+            url = postgres_url(STEPS_DATABASE)
+        os.environ |= {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": url,
+            "STATIC_ROOT": str(work / "static"),
+            "DEBUG": "0",
+            "SECRET_KEY": "bench-" * 10,
+            "ALLOWED_HOSTS": "testserver",
+            "SECURE_SSL_REDIRECT": "0",
+            "LOG_LEVEL": "WARNING",
+        }
+        try:
+            print(_run(args, work), end="")
+        finally:
+            if args.postgres:
+                from django.db import connections
+
+                connections.close_all()
+                drop_postgres(STEPS_DATABASE)
+                drop_postgres(BARE_DATABASE)
 
 
 def _run(args: argparse.Namespace, work: Path) -> str:
